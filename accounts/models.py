@@ -1,0 +1,180 @@
+import ipaddress
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+PUBLIC_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def random_token(length):
+    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(length))
+
+
+class Tenant(models.Model):
+    """A customer account. ``balance`` always equals the sum of its ledger entries."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    balance = models.BigIntegerField(default=0, help_text="In units; 1,000,000 units = 1 USD.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="tenant_balance_not_negative"),
+        ]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+        READ_ONLY = "read_only", "Read-only"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="one_membership_per_tenant")]
+
+    def __str__(self):
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+    @property
+    def can_write(self):
+        return self.role != self.Role.READ_ONLY
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def for_tenant(self, tenant):
+        return self.filter(tenant=tenant)
+
+
+class ApiKey(models.Model):
+    """An ``sk-`` key. Only ``lookup`` and an HMAC of the secret part are stored.
+
+    The plaintext is ``sk-`` + lookup (12 chars) + secret (36 chars); it is shown once.
+    """
+
+    LOOKUP_LENGTH = 12
+    SECRET_LENGTH = 36
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    lookup = models.CharField(max_length=LOOKUP_LENGTH, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    last4 = models.CharField(max_length=4)
+    enabled = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    spend_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="Cap on the total this key may hold and spend, in units."
+    )
+    spent = models.BigIntegerField(default=0, help_text="Held plus charged through this key, in units.")
+    allowed_models = models.JSONField(default=list, blank=True, help_text="Empty: every model.")
+    allowed_ips = models.JSONField(default=list, blank=True, help_text="IPs or CIDRs; empty: anywhere.")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(spent__gte=0), name="apikey_spent_not_negative"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.masked})"
+
+    @property
+    def masked(self):
+        return f"sk-{self.lookup[:4]}...{self.last4}"
+
+    @property
+    def is_expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self):
+        return self.enabled and not self.is_expired and self.tenant.is_active
+
+    def allows_model(self, model):
+        return not self.allowed_models or model in self.allowed_models
+
+    def allows_ip(self, ip):
+        if not self.allowed_ips:
+            return True
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for entry in self.allowed_ips:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+
+class LedgerEntry(models.Model):
+    """Append-only record of every balance movement. Rows are never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        TOPUP = "topup", "Top-up"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        HOLD = "hold", "Hold"
+        CAPTURE = "capture", "Capture"
+        RELEASE = "release", "Release"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.BigIntegerField(help_text="Signed change to the balance, in units.")
+    balance_after = models.BigIntegerField()
+    task = models.ForeignKey("videos.VideoTask", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The usage page and CSV export: a tenant's ledger over a period.
+            models.Index(fields=["tenant", "created_at"], name="ledger_tenant_time"),
+        ]
+        constraints = [
+            # A task has at most one hold, and at most one settlement (capture or release).
+            models.UniqueConstraint(fields=["task"], condition=Q(kind="hold"), name="one_hold_per_task"),
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=Q(kind__in=["capture", "release"]),
+                name="one_settlement_per_task",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} on {self.tenant}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are append-only")

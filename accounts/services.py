@@ -1,0 +1,182 @@
+"""Keys and money. Every balance movement goes through this module.
+
+Rules: amounts are integers (units, 1,000,000 = 1 USD); a debit is a conditional
+UPDATE that fails rather than drive a balance negative; every movement writes a
+ledger row in the same transaction; a task has one hold and at most one settlement
+(enforced by unique constraints, so a second refund cannot commit).
+"""
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import ApiKey, LedgerEntry, Tenant, random_token
+
+KEY_PREFIX = "sk-"
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+
+class BillingError(Exception):
+    code = "billing_error"
+
+
+class InsufficientBalance(BillingError):
+    code = "insufficient_balance"
+
+
+class KeySpendLimitReached(BillingError):
+    code = "key_spend_limit_reached"
+
+
+# --- API keys ------------------------------------------------------------------------
+
+
+def _pepper():
+    if settings.GATEWAY_KEY_PEPPER:
+        return settings.GATEWAY_KEY_PEPPER.encode()
+    return hmac.new(settings.SECRET_KEY.encode(), b"gateway api key pepper", hashlib.sha256).digest()
+
+
+def hash_secret(secret):
+    return hmac.new(_pepper(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_key(
+    tenant, *, name="default", allowed_models=(), allowed_ips=(), spend_limit=None, expires_at=None, created_by=None
+):
+    """Create a key and return ``(api_key, plaintext)``; the plaintext is not stored."""
+    lookup = random_token(ApiKey.LOOKUP_LENGTH)
+    secret = random_token(ApiKey.SECRET_LENGTH)
+    api_key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name,
+        lookup=lookup,
+        secret_hash=hash_secret(secret),
+        last4=secret[-4:],
+        allowed_models=list(allowed_models),
+        allowed_ips=list(allowed_ips),
+        spend_limit=spend_limit,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    return api_key, f"{KEY_PREFIX}{lookup}{secret}"
+
+
+def find_key(plaintext):
+    """Return the ApiKey for a presented plaintext, or None. Unknown and wrong look alike."""
+    if not plaintext or not plaintext.startswith(KEY_PREFIX):
+        return None
+    body = plaintext[len(KEY_PREFIX) :]
+    if len(body) != ApiKey.LOOKUP_LENGTH + ApiKey.SECRET_LENGTH:
+        return None
+    lookup, secret = body[: ApiKey.LOOKUP_LENGTH], body[ApiKey.LOOKUP_LENGTH :]
+    api_key = ApiKey.objects.select_related("tenant").filter(lookup=lookup).first()
+    expected = api_key.secret_hash if api_key else "0" * 64
+    if not hmac.compare_digest(expected, hash_secret(secret)) or api_key is None:
+        return None
+    return api_key
+
+
+def touch_key(api_key):
+    """Record use, at most once a minute per key so reads do not turn into writes."""
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_GRANULARITY:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+def revoke_key(api_key):
+    ApiKey.objects.filter(pk=api_key.pk).update(enabled=False, revoked_at=timezone.now())
+    api_key.refresh_from_db()
+
+
+# --- Money ---------------------------------------------------------------------------
+
+
+def _balance(tenant_id):
+    return Tenant.objects.values_list("balance", flat=True).get(pk=tenant_id)
+
+
+def _entry(tenant_id, kind, amount, **fields):
+    return LedgerEntry.objects.create(
+        tenant_id=tenant_id, kind=kind, amount=amount, balance_after=_balance(tenant_id), **fields
+    )
+
+
+def topup(tenant, amount, *, note="", user=None):
+    if amount <= 0:
+        raise ValueError("A top-up must be a positive amount")
+    with transaction.atomic():
+        Tenant.objects.filter(pk=tenant.pk).update(balance=F("balance") + amount)
+        return _entry(tenant.pk, LedgerEntry.Kind.TOPUP, amount, note=note, created_by=user)
+
+
+def adjust(tenant, amount, *, note="", user=None):
+    """A manual credit (positive) or debit (negative); a debit never overdraws."""
+    if amount == 0:
+        raise ValueError("An adjustment must not be zero")
+    with transaction.atomic():
+        qs = Tenant.objects.filter(pk=tenant.pk)
+        if amount < 0:
+            qs = qs.filter(balance__gte=-amount)
+        if qs.update(balance=F("balance") + amount) != 1:
+            raise InsufficientBalance("The balance does not cover this debit")
+        return _entry(tenant.pk, LedgerEntry.Kind.ADJUSTMENT, amount, note=note, created_by=user)
+
+
+def hold(task, amount):
+    """Take ``amount`` from the task's tenant (and count it against its key's cap).
+
+    Must run inside the transaction that creates the task, so a refused hold leaves
+    no task behind.
+    """
+    if amount < 0:
+        raise ValueError("A hold cannot be negative")
+    if amount == 0:
+        return None
+    if not Tenant.objects.filter(pk=task.tenant_id, balance__gte=amount).update(balance=F("balance") - amount):
+        raise InsufficientBalance(
+            f"Insufficient balance: this request needs {format_units(amount)}, "
+            f"the balance is {format_units(_balance(task.tenant_id))}."
+        )
+    if task.api_key_id is not None:
+        under_cap = Q(spend_limit__isnull=True) | Q(spend_limit__gte=F("spent") + amount)
+        if not ApiKey.objects.filter(under_cap, pk=task.api_key_id).update(spent=F("spent") + amount):
+            raise KeySpendLimitReached(f"This key's spending cap does not cover this request ({format_units(amount)}).")
+    return _entry(task.tenant_id, LedgerEntry.Kind.HOLD, -amount, task=task, api_key_id=task.api_key_id)
+
+
+def _give_back(task, amount, kind, note):
+    if amount:
+        Tenant.objects.filter(pk=task.tenant_id).update(balance=F("balance") + amount)
+        if task.api_key_id is not None:
+            ApiKey.objects.filter(pk=task.api_key_id).update(spent=F("spent") - amount)
+    return _entry(task.tenant_id, kind, amount, task=task, api_key_id=task.api_key_id, note=note)
+
+
+def capture(task, charge):
+    """Keep ``charge`` of the task's hold and give back the rest. Returns the charge.
+
+    The charge never exceeds the hold: a vendor that produced more than was asked for
+    does not overdraw the tenant.
+    """
+    charge = max(0, min(charge, task.amount_held))
+    if task.amount_held:
+        _give_back(task, task.amount_held - charge, LedgerEntry.Kind.CAPTURE, note=f"charged {charge}")
+    return charge
+
+
+def release(task, note=""):
+    """Give the whole hold back."""
+    if task.amount_held:
+        _give_back(task, task.amount_held, LedgerEntry.Kind.RELEASE, note=note[:300])
+
+
+def format_units(amount):
+    return f"${amount / settings.GATEWAY_UNITS_PER_USD:,.6f}".rstrip("0").rstrip(".")

@@ -1,0 +1,221 @@
+"""The contract between the gateway core and one vendor.
+
+An adaptor turns a CanonicalRequest into the vendor's HTTP calls and the vendor's
+answers back into canonical facts. It knows nothing of tenants, keys, balances or
+Django models: the core hands it a CallContext (where and with what credentials) and
+a TaskRef (what it remembered about one task), and acts on what it returns or raises.
+
+Errors tell the core what happened, which decides routing and money:
+
+- RequestInvalid (from videos.canonical): the client's request cannot be served by
+  this model; found before any money moves. -> 400, no vendor call.
+- VendorRejected: the vendor refused this request (bad parameter, moderation). The
+  client's doing: -> 400 with the vendor's reason, hold released, channel not blamed.
+- VendorAuthFailed: the vendor rejected our credentials. -> channel auto-disabled,
+  next channel tried.
+- VendorUnavailable: the vendor provably did not take the job (connection refused,
+  429, 5xx, account out of credit). -> next channel tried.
+- VendorTimeout: the request may have reached the vendor. -> not resent anywhere (no
+  duplicate jobs); the task fails and the hold is released.
+- VendorError: anything else the vendor did wrong (garbage, a missing id).
+"""
+
+from dataclasses import dataclass, field
+
+from videos.canonical import CanonicalRequest, RequestInvalid  # noqa: F401 (re-exported)
+
+QUEUED = "queued"
+IN_PROGRESS = "in_progress"
+COMPLETED = "completed"
+FAILED = "failed"
+
+
+class AdaptorError(Exception):
+    """Base of vendor-side failures. ``code`` is the vendor's own code when it gave one."""
+
+    kind = "vendor_error"
+
+    def __init__(self, message, *, code=None, http_status=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+
+
+class VendorRejected(AdaptorError):
+    kind = "vendor_rejected"
+
+    def __init__(self, message, *, moderation=False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.moderation = moderation
+
+
+class VendorAuthFailed(AdaptorError):
+    kind = "vendor_auth_failed"
+
+
+class VendorUnavailable(AdaptorError):
+    kind = "vendor_unavailable"
+
+
+class VendorTimeout(AdaptorError):
+    kind = "vendor_timeout"
+
+
+class VendorError(AdaptorError):
+    kind = "vendor_error"
+
+
+@dataclass
+class CallContext:
+    """Where to call and with what: one channel's decrypted configuration."""
+
+    base_url: str
+    credentials: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """What the request will produce, as far as billing is concerned."""
+
+    seconds: int
+    resolution: str | None = None
+
+
+@dataclass
+class Submission:
+    vendor_task_id: str
+    vendor_status: str = ""
+    # Per-task facts the adaptor needs later (Kling's path family, Jimeng's req_key, ...).
+    state: dict = field(default_factory=dict)
+
+
+@dataclass
+class TaskRef:
+    """What the core hands back to the adaptor about one submitted task."""
+
+    vendor_task_id: str
+    upstream_model: str
+    state: dict
+    result_url: str = ""
+
+
+@dataclass
+class PollResult:
+    status: str  # QUEUED, IN_PROGRESS, COMPLETED or FAILED
+    vendor_status: str = ""
+    progress: int | None = None
+    result_url: str | None = None
+    seconds: float | None = None  # seconds actually produced, when the vendor says
+    error_code: str | None = None
+    error_message: str | None = None
+    moderation: bool = False  # the failure was the vendor's content moderation
+    state: dict = field(default_factory=dict)  # merged into the task's remembered facts
+
+
+@dataclass
+class ContentSource:
+    """How to fetch a finished video's bytes: a URL (with headers) or a local file."""
+
+    url: str | None = None
+    headers: dict = field(default_factory=dict)
+    path: str | None = None
+    content_type: str = "video/mp4"
+
+
+class Adaptor:
+    vendor = ""  # registry key, stored on Channel.vendor
+    label = ""
+    default_base_url = ""
+    credential_format = "API key"  # shown to admins; "AK|SK" for pairs
+    credential_fields = ("api_key",)  # the dashboard's write-only inputs, joined with "|"
+    known_models: tuple = ()  # suggestions for admins; channels may serve others
+    poll_interval = 5  # seconds before the first poll; backs off from there
+
+    def parse_credentials(self, raw):
+        """Validate the credential string's format; raise ValueError with a clear message."""
+        if not raw or not raw.strip():
+            raise ValueError(f"{self.label} needs an {self.credential_format}")
+        return raw.strip()
+
+    def plan(self, request: CanonicalRequest, upstream_model: str) -> Plan:
+        """Validate the request for this model and say what will be billed.
+
+        Raise RequestInvalid naming the field and the allowed values.
+        """
+        raise NotImplementedError
+
+    def submit(self, ctx: CallContext, request: CanonicalRequest, upstream_model: str, plan: Plan) -> Submission:
+        raise NotImplementedError
+
+    def poll(self, ctx: CallContext, ref: TaskRef) -> PollResult:
+        raise NotImplementedError
+
+    def content(self, ctx: CallContext, ref: TaskRef) -> ContentSource:
+        """Where the finished video's bytes are. Default: the result URL, no auth."""
+        return ContentSource(url=ref.result_url)
+
+    def remix(self, ctx: CallContext, ref: TaskRef, request: CanonicalRequest, plan: Plan) -> Submission:
+        raise RequestInvalid(f"{self.label} videos cannot be remixed", "video_id", "remix_not_supported")
+
+    def check(self, ctx: CallContext) -> str:
+        """A real, cheap call proving the credentials work; returns a sentence for admins."""
+        raise NotImplementedError
+
+    # --- helpers for subclasses ----------------------------------------------------
+
+    @staticmethod
+    def merge_extra(body, extra, protected=()):
+        """Merge vendor extras into a body without letting them change what is billed.
+
+        A protected key in ``extra`` with a different value than the body's is refused.
+        """
+        for key, value in (extra or {}).items():
+            if key in protected:
+                if key in body and body[key] != value:
+                    raise RequestInvalid(
+                        f"metadata.{key} cannot override the billed value ({body[key]!r}); "
+                        f"set it through the request's own fields",
+                        f"metadata.{key}",
+                        "metadata_override_refused",
+                    )
+                if key not in body:
+                    raise RequestInvalid(
+                        f"metadata.{key} cannot be set through metadata",
+                        f"metadata.{key}",
+                        "metadata_override_refused",
+                    )
+                continue
+            body[key] = value
+        return body
+
+    @staticmethod
+    def choose(value, allowed, param, default=None):
+        """Validate one value against the allowed ones (None -> default)."""
+        if value is None:
+            return default
+        if value not in allowed:
+            shown = ", ".join(str(a) for a in allowed)
+            raise RequestInvalid(f"'{param}' must be one of {shown}; got {value!r}", param, f"invalid_{param}")
+        return value
+
+    @staticmethod
+    def classify_http_error(response, message, code=None, moderation=False):
+        """The usual mapping from an HTTP error status to an adaptor error."""
+        status = response.status_code
+        if status in (401, 403):
+            return VendorAuthFailed(message, code=code, http_status=status)
+        if status == 429 or status >= 500:
+            return VendorUnavailable(message, code=code, http_status=status)
+        return VendorRejected(message, code=code, http_status=status, moderation=moderation)
+
+    @staticmethod
+    def json_body(response):
+        try:
+            return response.json()
+        except ValueError:
+            raise VendorError(
+                f"The vendor answered HTTP {response.status_code} with a body that is not JSON",
+                http_status=response.status_code,
+            ) from None

@@ -1,0 +1,160 @@
+"""OpenAI Videos API (Sora 2): ``POST /v1/videos``, ``GET /v1/videos/{id}``, bytes at
+``/v1/videos/{id}/content``. Credentials: one API key."""
+
+import json
+
+from videos.canonical import resolution_tier
+
+from .. import http
+from .base import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    QUEUED,
+    Adaptor,
+    ContentSource,
+    Plan,
+    PollResult,
+    RequestInvalid,
+    Submission,
+    VendorError,
+)
+
+SECONDS = (4, 8, 12)
+SIZES = {
+    "sora-2": ("720x1280", "1280x720"),
+    "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
+}
+STATUS = {
+    "queued": QUEUED,
+    "pending": QUEUED,
+    "in_progress": IN_PROGRESS,
+    "processing": IN_PROGRESS,
+    "completed": COMPLETED,
+    "failed": FAILED,
+    "cancelled": FAILED,
+}
+MODERATION_CODES = {"moderation_blocked", "content_policy_violation", "content_filter"}
+
+
+class OpenAIVideos(Adaptor):
+    vendor = "openai"
+    label = "OpenAI Videos (Sora)"
+    default_base_url = "https://api.openai.com"
+    known_models = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
+    poll_interval = 5
+
+    def _url(self, ctx, path):
+        base = ctx.base_url.rstrip("/")
+        if not base.endswith("/v1"):
+            base += "/v1"
+        return base + path
+
+    def _headers(self, ctx):
+        return {"Authorization": f"Bearer {ctx.credentials}"}
+
+    def _family(self, upstream_model):
+        return "sora-2-pro" if upstream_model.startswith("sora-2-pro") else "sora-2"
+
+    def plan(self, request, upstream_model):
+        seconds = self.choose(request.seconds, SECONDS, "seconds", default=4)
+        size = self.choose(request.size, SIZES[self._family(upstream_model)], "size", default="720x1280")
+        if request.last_frame or request.reference_images:
+            raise RequestInvalid("Sora takes one input_reference image, not first/last frames", "image")
+        width, height = (int(part) for part in size.split("x"))
+        request.width, request.height = width, height
+        return Plan(seconds=seconds, resolution=resolution_tier(width, height))
+
+    def submit(self, ctx, request, upstream_model, plan):
+        fields = {
+            "model": upstream_model,
+            "prompt": request.prompt,
+            "seconds": str(plan.seconds),
+            "size": request.size or "720x1280",
+        }
+        fields = self.merge_extra(fields, request.extra, protected=("model", "seconds", "size"))
+        image = request.image
+        if image is not None and image.data is not None:
+            files = {"input_reference": ("input_reference", image.data, image.mime_type)}
+            data = {k: v if isinstance(v, str) else _form_value(v) for k, v in fields.items()}
+            response = http.request(
+                "POST", self._url(ctx, "/videos"), headers=self._headers(ctx), data=data, files=files
+            )
+        else:
+            if image is not None:
+                fields["input_reference"] = {"image_url": image.url}
+            response = http.request("POST", self._url(ctx, "/videos"), headers=self._headers(ctx), json=fields)
+        return self._submission(response)
+
+    def remix(self, ctx, ref, request, plan):
+        response = http.request(
+            "POST",
+            self._url(ctx, f"/videos/{ref.vendor_task_id}/remix"),
+            headers=self._headers(ctx),
+            json={"prompt": request.prompt},
+        )
+        return self._submission(response)
+
+    def _submission(self, response):
+        body = self._checked(response)
+        video_id = body.get("id")
+        if not video_id:
+            raise VendorError("OpenAI accepted the request but returned no video id")
+        return Submission(vendor_task_id=str(video_id), vendor_status=str(body.get("status", "")))
+
+    def poll(self, ctx, ref):
+        response = http.request("GET", self._url(ctx, f"/videos/{ref.vendor_task_id}"), headers=self._headers(ctx))
+        body = self._checked(response)
+        raw = str(body.get("status", ""))
+        status = STATUS.get(raw)
+        if status is None:
+            return PollResult(status=IN_PROGRESS, vendor_status=raw, progress=body.get("progress"))
+        result = PollResult(status=status, vendor_status=raw, progress=_progress(body.get("progress")))
+        if status == COMPLETED:
+            seconds = body.get("seconds")
+            result.seconds = float(seconds) if _is_number(seconds) else None
+        elif status == FAILED:
+            error = body.get("error") or {}
+            result.error_code = str(error.get("code") or "vendor_failed")
+            result.error_message = error.get("message") or f"OpenAI reports the video {raw}"
+            result.moderation = result.error_code in MODERATION_CODES
+        return result
+
+    def content(self, ctx, ref):
+        return ContentSource(url=self._url(ctx, f"/videos/{ref.vendor_task_id}/content"), headers=self._headers(ctx))
+
+    def check(self, ctx):
+        response = http.request("GET", self._url(ctx, "/videos?limit=1"), headers=self._headers(ctx))
+        self._checked(response)
+        return "The key was accepted: listing videos worked."
+
+    def _checked(self, response):
+        body = self.json_body(response) if response.content else {}
+        if response.status_code < 300:
+            if not isinstance(body, dict):
+                raise VendorError("OpenAI answered with an unexpected body")
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        code = error.get("code") or error.get("type")
+        message = error.get("message") or f"OpenAI answered HTTP {response.status_code}"
+        raise self.classify_http_error(response, message, code=code, moderation=code in MODERATION_CODES)
+
+
+def _form_value(value):
+    return json.dumps(value)
+
+
+def _is_number(value):
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _progress(value):
+    return int(value) if _is_number(value) else None
+
+
+adaptor = OpenAIVideos()

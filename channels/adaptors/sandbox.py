@@ -1,0 +1,97 @@
+"""A built-in vendor that needs no account.
+
+It behaves like a vendor: a task is queued, then in progress, then after ``delay``
+seconds (channel option, default 4) completed with a real, playable MP4 bundled with
+the gateway. Model ``sandbox-fail``, or a prompt containing ``[fail]``, ends in a vendor
+failure; a prompt containing ``[reject]`` is refused at submit like a moderation block.
+"""
+
+import secrets
+import time
+
+from videos.canonical import resolution_tier
+from videos.samples import DURATIONS, sample_video_path
+
+from .base import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    QUEUED,
+    Adaptor,
+    ContentSource,
+    Plan,
+    PollResult,
+    RequestInvalid,
+    Submission,
+    VendorRejected,
+)
+
+
+class Sandbox(Adaptor):
+    vendor = "sandbox"
+    label = "Sandbox (built in, no account)"
+    default_base_url = "sandbox://local"
+    credential_format = "nothing (leave blank)"
+    credential_fields = ()
+    known_models = ("sandbox-video", "sandbox-fail")
+    poll_interval = 1
+
+    def parse_credentials(self, raw):
+        return (raw or "").strip()
+
+    def plan(self, request, upstream_model):
+        seconds = self.choose(request.seconds, DURATIONS, "seconds", default=5)
+        if request.width and (request.width > 4096 or request.height > 4096):
+            raise RequestInvalid("'size' may be at most 4096x4096", "size", "invalid_size")
+        resolution = request.resolution or (resolution_tier(request.width, request.height) if request.width else "720p")
+        return Plan(seconds=seconds, resolution=resolution)
+
+    def submit(self, ctx, request, upstream_model, plan):
+        if "[reject]" in request.prompt:
+            raise VendorRejected(
+                "The sandbox refused the prompt (it contains [reject])", code="moderation", moderation=True
+            )
+        return Submission(
+            vendor_task_id=f"sbx_{secrets.token_hex(8)}",
+            vendor_status="queued",
+            state={
+                "submitted": time.time(),
+                "seconds": plan.seconds,
+                "fail": upstream_model == "sandbox-fail" or "[fail]" in request.prompt,
+            },
+        )
+
+    def remix(self, ctx, ref, request, plan):
+        return self.submit(ctx, request, ref.upstream_model, plan)
+
+    def poll(self, ctx, ref):
+        delay = float(ctx.options.get("delay", 4))
+        elapsed = time.time() - ref.state.get("submitted", 0)
+        if elapsed < delay * 0.25:
+            return PollResult(status=QUEUED, vendor_status="queued", progress=0)
+        if elapsed < delay:
+            return PollResult(status=IN_PROGRESS, vendor_status="running", progress=min(99, int(100 * elapsed / delay)))
+        if ref.state.get("fail"):
+            return PollResult(
+                status=FAILED,
+                vendor_status="failed",
+                error_code="sandbox_failure",
+                error_message="The sandbox vendor reports that generation failed (as asked).",
+            )
+        seconds = ref.state.get("seconds", 5)
+        return PollResult(
+            status=COMPLETED,
+            vendor_status="succeeded",
+            progress=100,
+            seconds=seconds,
+            result_url=f"sandbox://{sample_video_path(seconds).name}",
+        )
+
+    def content(self, ctx, ref):
+        return ContentSource(path=str(sample_video_path(ref.state.get("seconds", 5))))
+
+    def check(self, ctx):
+        return "The sandbox needs no account and is always reachable."
+
+
+adaptor = Sandbox()

@@ -1,0 +1,121 @@
+from decimal import ROUND_CEILING, Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from . import crypto
+
+
+class ChannelQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(status=Channel.Status.ENABLED)
+
+
+class Channel(models.Model):
+    """An upstream account of one vendor, and the models it serves."""
+
+    class Status(models.TextChoices):
+        ENABLED = "enabled", "Enabled"
+        DISABLED = "disabled", "Disabled"
+        AUTO_DISABLED = "auto_disabled", "Auto-disabled"
+
+    name = models.CharField(max_length=100, unique=True)
+    vendor = models.CharField(max_length=32, help_text="An adaptor from the vendor registry.")
+    base_url = models.URLField(max_length=500, blank=True, help_text="Blank: the vendor's default.")
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    served_models = models.JSONField(default=list, blank=True, help_text="Model names clients may request.")
+    model_mapping = models.JSONField(default=dict, blank=True, help_text="Requested model name -> upstream model name.")
+    priority = models.IntegerField(default=0, help_text="Higher is tried first.")
+    weight = models.PositiveIntegerField(default=1, help_text="Share of traffic within a priority.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENABLED)
+    options = models.JSONField(default=dict, blank=True, help_text="Vendor-specific options.")
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChannelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-priority", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def credentials(self):
+        return crypto.decrypt(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, plaintext):
+        self.credentials_encrypted = crypto.encrypt(plaintext or "")
+
+    @property
+    def has_credentials(self):
+        return bool(self.credentials_encrypted)
+
+    @property
+    def adaptor(self):
+        from .adaptors import registry
+
+        return registry.get(self.vendor)
+
+    @property
+    def effective_base_url(self):
+        return (self.base_url or self.adaptor.default_base_url).rstrip("/")
+
+    def serves(self, model):
+        return model in self.served_models
+
+    def upstream_model(self, model):
+        return self.model_mapping.get(model) or model
+
+
+class Price(models.Model):
+    """What a model costs a tenant, in units (1,000,000 units = 1 USD).
+
+    cost = ceil((per_video + per_second * seconds) * multiplier[resolution])
+    """
+
+    model = models.CharField(max_length=100, unique=True)
+    per_second = models.BigIntegerField(default=0)
+    per_video = models.BigIntegerField(default=0)
+    resolution_multipliers = models.JSONField(
+        default=dict, blank=True, help_text='e.g. {"480p": "0.5", "1080p": "1.5"}; missing tiers are 1.'
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model"]
+        constraints = [
+            models.CheckConstraint(condition=Q(per_second__gte=0) & Q(per_video__gte=0), name="price_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.model
+
+    def multiplier(self, resolution):
+        value = self.resolution_multipliers.get(resolution or "", 1)
+        return Decimal(str(value))
+
+    def cost(self, seconds, resolution=None):
+        base = Decimal(self.per_video) + Decimal(self.per_second) * Decimal(str(seconds or 0))
+        return int((base * self.multiplier(resolution)).to_integral_value(rounding=ROUND_CEILING))
+
+
+class AuditEntry(models.Model):
+    """Who changed which configuration, and when. Never holds a secret."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.target}"

@@ -1,0 +1,227 @@
+"""Settings, read from the environment once, here.
+
+Defaults run on a fresh clone: a SQLite file under ``var/`` and the django-q2 ORM
+broker. ``DATABASE_URL`` switches the database, ``GATEWAY_QUEUE=redis`` the broker.
+``GATEWAY_MODE=production`` refuses unsafe settings instead of guessing.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+MODE = os.environ.get("GATEWAY_MODE", "development")
+if MODE not in ("development", "production"):
+    raise ImproperlyConfigured("GATEWAY_MODE must be 'development' or 'production'")
+PRODUCTION = MODE == "production"
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "*")
+
+if PRODUCTION:
+    problems = []
+    if len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY is missing or shorter than 32 characters")
+    if DEBUG:
+        problems.append("DEBUG is on")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS is empty (comma-separated host names)")
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start in production mode: " + "; ".join(problems) + ". "
+            "Set them in the environment, or unset GATEWAY_MODE for development."
+        )
+elif not SECRET_KEY:
+    SECRET_KEY = "development-only-secret-key-do-not-use-in-production-0123456789"
+
+# Keyed hash of API key secrets and the key for vendor credentials at rest.
+# Both default to values derived from SECRET_KEY; set them explicitly to rotate SECRET_KEY
+# without invalidating every issued key and stored credential.
+GATEWAY_KEY_PEPPER = os.environ.get("GATEWAY_KEY_PEPPER", "")
+GATEWAY_ENCRYPTION_KEYS = env_list("GATEWAY_ENCRYPTION_KEYS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "accounts",
+    "channels",
+    "videos",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "gateway.sqlite3")),
+            "OPTIONS": {
+                # WAL lets the web server read while the worker writes; IMMEDIATE takes the
+                # write lock up front so two writers queue instead of deadlocking.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Finished videos are copied here so they outlive the vendor's expiring URLs.
+MEDIA_ROOT = Path(os.environ.get("GATEWAY_MEDIA_ROOT", VAR_DIR / "media"))
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "UNAUTHENTICATED_USER": None,
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+
+# django-q2: the ORM broker needs nothing else running; GATEWAY_QUEUE=redis uses REDIS_URL.
+Q_CLUSTER = {
+    "name": "gateway",
+    "workers": env_int("GATEWAY_WORKERS", 2),
+    "timeout": 90,  # a poll tick runs for GATEWAY_TICK_SECONDS (< timeout)
+    "retry": 120,  # must exceed timeout, or a running tick is handed out twice
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 200,
+    "ack_failures": True,
+    "label": "Task queue",
+}
+if os.environ.get("GATEWAY_QUEUE", "orm") == "redis":
+    Q_CLUSTER["redis"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 1
+
+# --- Gateway behaviour -------------------------------------------------------------
+# Money: 1,000,000 units = 1 USD. Balances, holds and prices are integers in these units.
+GATEWAY_UNITS_PER_USD = 1_000_000
+# Models without a Price row are refused unless this is on (then they cost 0).
+GATEWAY_ALLOW_UNPRICED = env_bool("GATEWAY_ALLOW_UNPRICED", False)
+# A task not finished this long after creation is failed and its hold released.
+GATEWAY_TASK_DEADLINE_SECONDS = env_int("GATEWAY_TASK_DEADLINE_SECONDS", 6 * 3600)
+# How long one scheduled poll tick keeps picking due tasks before it returns.
+GATEWAY_TICK_SECONDS = env_int("GATEWAY_TICK_SECONDS", 50)
+# Timeouts for every upstream HTTP call (seconds).
+GATEWAY_UPSTREAM_CONNECT_TIMEOUT = env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 10)
+GATEWAY_UPSTREAM_TIMEOUT = env_int("GATEWAY_UPSTREAM_TIMEOUT", 60)
+# Finished videos larger than this are not copied; they are streamed from the vendor.
+GATEWAY_MAX_VIDEO_BYTES = env_int("GATEWAY_MAX_VIDEO_BYTES", 2 * 1024**3)
+# Client images the gateway downloads itself (SSRF guard, size cap).
+GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+GATEWAY_ALLOW_PRIVATE_URLS = env_bool("GATEWAY_ALLOW_PRIVATE_URLS", False)
+# How long finished videos stay downloadable (expires_at on the Video object).
+GATEWAY_RESULT_TTL_SECONDS = env_int("GATEWAY_RESULT_TTL_SECONDS", 7 * 24 * 3600)
+# Use X-Forwarded-For's first address as the client IP (only behind a trusted proxy).
+GATEWAY_TRUST_X_FORWARDED_FOR = env_bool("GATEWAY_TRUST_X_FORWARDED_FOR", False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

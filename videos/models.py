@@ -1,0 +1,118 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey, Tenant, random_token
+from channels.models import Channel
+
+from . import canonical
+
+
+def new_public_id():
+    return f"video_{random_token(24)}"
+
+
+class VideoTaskQuerySet(models.QuerySet):
+    def for_tenant(self, tenant):
+        """Every tenant-facing read starts here; deleted videos are gone for clients."""
+        return self.filter(tenant=tenant, deleted_at__isnull=True)
+
+    def active(self):
+        return self.filter(status__in=VideoTask.ACTIVE)
+
+
+class VideoTask(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    class Route(models.TextChoices):
+        OPENAI = "openai", "OpenAI /v1/videos"
+        UNIFIED = "unified", "Unified /v1/video/generations"
+        KLING = "kling", "Kling native"
+        JIMENG = "jimeng", "Jimeng native"
+        DASHSCOPE = "dashscope", "DashScope native"
+        VIDU = "vidu", "Vidu native"
+        DASHBOARD = "dashboard", "Dashboard"
+
+    ACTIVE = (Status.QUEUED, Status.IN_PROGRESS)
+    TERMINAL = (Status.COMPLETED, Status.FAILED)
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_public_id)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="tasks")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    route = models.CharField(max_length=16, choices=Route.choices, default=Route.OPENAI)
+    model = models.CharField(max_length=100, help_text="The model the client asked for (and is billed for).")
+    upstream_model = models.CharField(max_length=100, blank=True)
+    mode = models.CharField(max_length=16, choices=[(m, m) for m in canonical.MODES], default=canonical.TEXT)
+    prompt = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    seconds = models.PositiveIntegerField(default=0, help_text="Seconds billed for at submit.")
+    resolution = models.CharField(max_length=16, blank=True)
+    seconds_produced = models.FloatField(null=True, blank=True)
+
+    # Vendor side: for admins only, never rendered to tenants.
+    vendor_task_id = models.CharField(max_length=200, blank=True)
+    vendor_status = models.CharField(max_length=64, blank=True)
+    vendor_state = models.JSONField(default=dict, blank=True)
+    result_url = models.TextField(blank=True)
+    result_file = models.CharField(max_length=300, blank=True, help_text="Stored copy, relative to MEDIA_ROOT.")
+    result_bytes = models.BigIntegerField(null=True, blank=True)
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    amount_held = models.BigIntegerField(default=0)
+    amount_charged = models.BigIntegerField(default=0)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField()
+    poll_count = models.PositiveIntegerField(default=0)
+    poll_errors = models.PositiveIntegerField(default=0)
+
+    objects = VideoTaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The poll tick: active tasks whose next poll is due (videos.services.due_task_ids).
+            models.Index(
+                fields=["next_poll_at"], name="task_due_poll", condition=Q(status__in=["queued", "in_progress"])
+            ),
+            # Tenant history, newest first, and the OpenAI list cursor (tenant, created_at, id).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="task_tenant_recent"),
+            # The deadline sweep over active tasks.
+            models.Index(
+                fields=["deadline_at"], name="task_deadline", condition=Q(status__in=["queued", "in_progress"])
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="task_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(amount_charged__lte=models.F("amount_held")), name="task_charge_within_hold"
+            ),
+        ]
+
+    def __str__(self):
+        return self.public_id
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE
+
+    @property
+    def size(self):
+        return self.params.get("size") or ""
