@@ -131,6 +131,8 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory: live-server tests share it across threads.
+            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -147,6 +149,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -214,6 +217,8 @@ GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
 GATEWAY_ALLOW_PRIVATE_URLS = env_bool("GATEWAY_ALLOW_PRIVATE_URLS", False)
 # How long finished videos stay downloadable (expires_at on the Video object).
 GATEWAY_RESULT_TTL_SECONDS = env_int("GATEWAY_RESULT_TTL_SECONDS", 7 * 24 * 3600)
+# Run background jobs inline (tests).
+GATEWAY_SYNC_TASKS = env_bool("GATEWAY_SYNC_TASKS", False)
 # Use X-Forwarded-For's first address as the client IP (only behind a trusted proxy).
 GATEWAY_TRUST_X_FORWARDED_FOR = env_bool("GATEWAY_TRUST_X_FORWARDED_FOR", False)
 

@@ -1,0 +1,134 @@
+"""Shared fixtures: two tenants with keys, a sandbox channel, prices, API clients."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from accounts import services as money
+from accounts.models import Membership, Tenant
+from channels.models import Channel, Price
+from tests.simulators.openai import OpenAISimulator
+
+USD = 1_000_000
+
+
+@pytest.fixture(autouse=True)
+def _gateway_settings(settings, tmp_path):
+    settings.GATEWAY_SYNC_TASKS = True
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.GATEWAY_UPSTREAM_TIMEOUT = 5
+    settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT = 2
+
+
+def make_tenant(name, balance):
+    tenant = Tenant.objects.create(name=name)
+    if balance:
+        money.topup(tenant, balance, note="test")
+    tenant.refresh_from_db()
+    return tenant
+
+
+@pytest.fixture
+def tenant(db):
+    return make_tenant("acme", 10 * USD)
+
+
+@pytest.fixture
+def other_tenant(db):
+    return make_tenant("globex", 10 * USD)
+
+
+@pytest.fixture
+def users(tenant, other_tenant):
+    User = get_user_model()
+    owner = User.objects.create_user("owner", password="pw-owner-123")
+    reader = User.objects.create_user("reader", password="pw-reader-123")
+    outsider = User.objects.create_user("outsider", password="pw-outsider-123")
+    Membership.objects.create(tenant=tenant, user=owner, role=Membership.Role.OWNER)
+    Membership.objects.create(tenant=tenant, user=reader, role=Membership.Role.READ_ONLY)
+    Membership.objects.create(tenant=other_tenant, user=outsider, role=Membership.Role.OWNER)
+    return {"owner": owner, "reader": reader, "outsider": outsider}
+
+
+@pytest.fixture
+def key(tenant):
+    api_key, plaintext = money.issue_key(tenant, name="test")
+    api_key.plaintext = plaintext
+    return api_key
+
+
+@pytest.fixture
+def other_key(other_tenant):
+    api_key, plaintext = money.issue_key(other_tenant, name="other")
+    api_key.plaintext = plaintext
+    return api_key
+
+
+def client_for(api_key=None):
+    client = APIClient()
+    if api_key is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.plaintext}")
+    return client
+
+
+@pytest.fixture
+def api(key):
+    return client_for(key)
+
+
+@pytest.fixture
+def other_api(other_key):
+    return client_for(other_key)
+
+
+@pytest.fixture
+def sandbox(db):
+    channel = Channel(
+        name="sandbox", vendor="sandbox", served_models=["sandbox-video", "sandbox-fail"], options={"delay": 4}
+    )
+    channel.save()
+    Price.objects.create(model="sandbox-video", per_second=10_000)
+    Price.objects.create(model="sandbox-fail", per_second=10_000)
+    return channel
+
+
+@pytest.fixture
+def openai_sim():
+    with OpenAISimulator(api_key="sk-upstream-test") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sora(db, openai_sim):
+    channel = Channel(
+        name="sora-main", vendor="openai", base_url=openai_sim.url, served_models=["sora-2", "sora-2-pro"]
+    )
+    channel.credentials = "sk-upstream-test"
+    channel.save()
+    Price.objects.create(model="sora-2", per_second=100_000)
+    Price.objects.create(model="sora-2-pro", per_second=300_000, resolution_multipliers={"1080p": "1.5"})
+    channel.simulator = openai_sim
+    return channel
+
+
+def ledger_sum(tenant):
+    return sum(tenant.ledger.values_list("amount", flat=True))
+
+
+def drive(task_or_id, times=10):
+    """Poll a task until it stops changing state (calls the worker's code directly)."""
+    import time_machine
+    from django.utils import timezone
+
+    from videos import services
+    from videos.models import VideoTask
+
+    pk = getattr(task_or_id, "pk", task_or_id)
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        for _ in range(times):
+            task = VideoTask.objects.get(pk=pk)
+            if not task.is_active:
+                return task
+            traveller.shift(120)
+            services.poll_once()
+    return VideoTask.objects.get(pk=pk)

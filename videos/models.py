@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant, random_token
+from channels.adaptors.base import TaskRef
 from channels.models import Channel
 
 from . import canonical
@@ -116,3 +117,26 @@ class VideoTask(models.Model):
     @property
     def size(self):
         return self.params.get("size") or ""
+
+    def ref(self):
+        """What the vendor adaptor gets to know about this task."""
+        return TaskRef(
+            vendor_task_id=self.vendor_task_id,
+            upstream_model=self.upstream_model,
+            state=self.vendor_state,
+            result_url=self.result_url,
+        )
+
+
+class Heartbeat(models.Model):
+    """When a background loop last ran (the health page reads it)."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.at}"
+
+    @classmethod
+    def beat(cls, name):
+        cls.objects.update_or_create(name=name, defaults={"at": timezone.now()})

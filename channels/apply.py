@@ -1,0 +1,146 @@
+"""Declarative configuration: ``manage.py apply FILE``.
+
+Creates or updates tenants, users, channels and prices by name, so applying the same
+file twice changes nothing. A tenant's ``balance`` is its opening balance, credited
+(through the ledger) only when the tenant is created; later money moves with ``topup``.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from accounts import services as money
+from accounts.models import Membership, Tenant
+
+from .adaptors import registry
+from .models import AuditEntry, Channel, Price
+
+TOP_LEVEL = {"tenants", "users", "channels", "prices"}
+
+
+class ApplyError(Exception):
+    pass
+
+
+def _require(item, key, where):
+    if key not in item or item[key] in (None, ""):
+        raise ApplyError(f"{where}: '{key}' is required")
+    return item[key]
+
+
+def _int(item, key, where, default=0):
+    value = item.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApplyError(f"{where}: '{key}' must be a whole number of units, not {value!r}")
+    return value
+
+
+@transaction.atomic
+def apply_config(config):
+    if not isinstance(config, dict):
+        raise ApplyError("The file must hold a JSON object")
+    unknown = set(config) - TOP_LEVEL
+    if unknown:
+        raise ApplyError(f"Unknown sections: {', '.join(sorted(unknown))} (known: {', '.join(sorted(TOP_LEVEL))})")
+    report = []
+    for item in config.get("tenants", []):
+        report.append(_apply_tenant(item))
+    for item in config.get("users", []):
+        report.append(_apply_user(item))
+    for item in config.get("channels", []):
+        report.append(_apply_channel(item))
+    for item in config.get("prices", []):
+        report.append(_apply_price(item))
+    return report
+
+
+def _apply_tenant(item):
+    name = _require(item, "name", "tenant")
+    balance = _int(item, "balance", f"tenant {name}")
+    tenant, created = Tenant.objects.get_or_create(name=name, defaults={"display_name": item.get("display_name", "")})
+    if "display_name" in item and tenant.display_name != item["display_name"]:
+        tenant.display_name = item["display_name"]
+        tenant.save(update_fields=["display_name"])
+    if created:
+        if balance:
+            money.topup(tenant, balance, note="opening balance (apply)")
+        return f"tenant {name}: created with balance {balance}"
+    tenant.refresh_from_db()
+    note = "" if balance == tenant.balance else f" (balance stays {tenant.balance}; use topup to change it)"
+    return f"tenant {name}: unchanged{note}"
+
+
+def _apply_user(item):
+    username = _require(item, "username", "user")
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username, defaults={"email": item.get("email", "")})
+    user.is_staff = user.is_superuser = bool(item.get("staff", False))
+    if item.get("password"):
+        user.set_password(item["password"])
+    user.save()
+    for membership in item.get("tenants", []):
+        tenant_name = _require(membership, "tenant", f"user {username}")
+        tenant = Tenant.objects.filter(name=tenant_name).first()
+        if tenant is None:
+            raise ApplyError(f"user {username}: tenant {tenant_name!r} does not exist")
+        role = membership.get("role", Membership.Role.MEMBER)
+        if role not in Membership.Role.values:
+            raise ApplyError(f"user {username}: role must be one of {', '.join(Membership.Role.values)}")
+        Membership.objects.update_or_create(tenant=tenant, user=user, defaults={"role": role})
+    return f"user {username}: {'created' if created else 'updated'}"
+
+
+def _apply_channel(item):
+    name = _require(item, "name", "channel")
+    vendor = _require(item, "vendor", f"channel {name}")
+    try:
+        adaptor = registry.get(vendor)
+    except KeyError as exc:
+        raise ApplyError(f"channel {name}: {exc.args[0]}") from None
+    models = item.get("models", [])
+    mapping = item.get("model_mapping", {})
+    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        raise ApplyError(f"channel {name}: 'models' must be a list of model names")
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) and v for v in mapping.values()):
+        raise ApplyError(f"channel {name}: 'model_mapping' must map model names to upstream model names")
+    channel = Channel.objects.filter(name=name).first() or Channel(name=name)
+    created = channel.pk is None
+    channel.vendor = vendor
+    channel.base_url = item.get("base_url", "") or ""
+    channel.served_models = models
+    channel.model_mapping = mapping
+    channel.priority = int(item.get("priority", 0))
+    channel.weight = _int(item, "weight", f"channel {name}", default=1)
+    channel.options = item.get("options", {}) or {}
+    channel.status = Channel.Status.ENABLED if item.get("enabled", True) else Channel.Status.DISABLED
+    if "credentials" in item:
+        try:
+            channel.credentials = adaptor.parse_credentials(item["credentials"])
+        except ValueError as exc:
+            raise ApplyError(f"channel {name}: {exc}") from None
+    elif created and adaptor.credential_fields:
+        raise ApplyError(f"channel {name}: 'credentials' are required ({adaptor.credential_format})")
+    channel.save()
+    AuditEntry.objects.create(action="channel.applied", target=name, detail={"vendor": vendor, "models": models})
+    return f"channel {name}: {'created' if created else 'updated'}"
+
+
+def _apply_price(item):
+    model = _require(item, "model", "price")
+    multipliers = item.get("resolution_multipliers", {}) or {}
+    if not isinstance(multipliers, dict):
+        raise ApplyError(f"price {model}: 'resolution_multipliers' must map resolutions to numbers")
+    for tier, value in multipliers.items():
+        try:
+            if float(value) < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ApplyError(f"price {model}: multiplier for {tier!r} must be a non-negative number") from None
+    _, created = Price.objects.update_or_create(
+        model=model,
+        defaults={
+            "per_second": _int(item, "per_second", f"price {model}"),
+            "per_video": _int(item, "per_video", f"price {model}"),
+            "resolution_multipliers": {str(k).lower(): str(v) for k, v in multipliers.items()},
+        },
+    )
+    return f"price {model}: {'created' if created else 'updated'}"

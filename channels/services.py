@@ -1,0 +1,73 @@
+"""Channel selection, prices, and what happens to a channel when a vendor call fails."""
+
+import logging
+import random
+
+from django.conf import settings
+from django.utils import timezone
+
+from .adaptors.base import CallContext
+from .models import AuditEntry, Channel, Price
+
+log = logging.getLogger(__name__)
+
+
+class ModelNotPriced(Exception):
+    code = "model_not_priced"
+
+
+def candidates(model, rng=random):
+    """Enabled channels serving ``model``: highest priority first, weighted random within a priority."""
+    channels = [channel for channel in Channel.objects.usable() if channel.serves(model)]
+    ordered = []
+    for priority in sorted({channel.priority for channel in channels}, reverse=True):
+        tier = [channel for channel in channels if channel.priority == priority]
+        while tier:
+            weights = [max(channel.weight, 0) or 0.001 for channel in tier]
+            pick = rng.choices(range(len(tier)), weights=weights)[0]
+            ordered.append(tier.pop(pick))
+    return ordered
+
+
+def is_known_model(model):
+    return any(channel.serves(model) for channel in Channel.objects.all())
+
+
+def served_models():
+    models = set()
+    for channel in Channel.objects.usable():
+        models.update(channel.served_models)
+    return sorted(models)
+
+
+def quote(model, plan):
+    """The hold for a request: the model's price for the planned seconds and resolution."""
+    price = Price.objects.filter(model=model).first()
+    if price is None:
+        if settings.GATEWAY_ALLOW_UNPRICED:
+            return 0
+        raise ModelNotPriced(f"The model '{model}' has no price configured; ask the operator to add one.")
+    return price.cost(plan.seconds, plan.resolution)
+
+
+def settle_amount(model, seconds, resolution, held):
+    """What a finished task costs: its price on the seconds produced, never above the hold."""
+    price = Price.objects.filter(model=model).first()
+    if price is None:
+        return 0 if settings.GATEWAY_ALLOW_UNPRICED else held
+    return min(held, price.cost(seconds, resolution))
+
+
+def call_context(channel):
+    return CallContext(base_url=channel.effective_base_url, credentials=channel.credentials, options=channel.options)
+
+
+def note_failure(channel, message, *, disable=False):
+    """Record a vendor-side failure on the channel; disable it when its credentials were refused."""
+    fields = {"last_error": message[:2000], "last_error_at": timezone.now()}
+    if disable:
+        fields["status"] = Channel.Status.AUTO_DISABLED
+        log.warning("Channel %s auto-disabled: %s", channel.name, message)
+    Channel.objects.filter(pk=channel.pk).update(**fields)
+    if disable:
+        AuditEntry.objects.create(action="channel.auto_disabled", target=channel.name, detail={"reason": message[:500]})

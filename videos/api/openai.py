@@ -1,0 +1,156 @@
+"""OpenAI Videos dialect: ``/v1/videos`` as the official ``openai`` SDK speaks it."""
+
+from django.db.models import Q
+from rest_framework.response import Response
+
+from .. import content, services
+from ..canonical import ImageInput
+from ..errors import INVALID, GatewayError
+from ..models import VideoTask
+from .base import DialectView
+from .parsing import as_int, as_metadata, as_text, build_request
+
+DEFAULT_MODEL = "sora-2"
+
+
+def _timestamp(value):
+    return int(value.timestamp()) if value else None
+
+
+def video_object(task):
+    error = None
+    if task.status == VideoTask.Status.FAILED:
+        error = {"code": task.error_code or "failed", "message": task.error_message}
+    return {
+        "id": task.public_id,
+        "object": "video",
+        "model": task.model,
+        "status": task.status,
+        "progress": task.progress,
+        "created_at": _timestamp(task.created_at),
+        "completed_at": _timestamp(task.finished_at) if task.status == VideoTask.Status.COMPLETED else None,
+        "expires_at": _timestamp(task.expires_at),
+        "size": task.size,
+        "seconds": str(task.seconds),
+        "prompt": task.prompt,
+        "remixed_from_video_id": task.remixed_from.public_id if task.remixed_from_id else None,
+        "error": error,
+    }
+
+
+def _reference(data, files):
+    """input_reference: an uploaded file, an image URL / data URI, or {"image_url": ...}."""
+    if "input_reference" in files:
+        return ImageInput.from_upload(files["input_reference"])
+    value = data.get("input_reference") or data.get("input_reference[image_url]")
+    if isinstance(value, dict) and value.get("file_id"):
+        raise GatewayError(
+            400,
+            "unsupported_parameter",
+            "input_reference.file_id is not supported; upload the file or pass an image_url.",
+            param="input_reference",
+        )
+    return value or None
+
+
+class OpenAIView(DialectView):
+    route = VideoTask.Route.OPENAI
+
+    def error_body(self, error):
+        return {"error": {"message": error.message, "type": error.kind, "param": error.param, "code": error.code}}
+
+    def video_response(self, task, status=200):
+        response = Response(video_object(task), status=status)
+        if task.is_active:
+            response["openai-poll-after-ms"] = "2000"
+        return response
+
+
+class VideoCollection(OpenAIView):
+    def post(self, request):
+        data = self.body()
+        model = as_text(data.get("model"), "model") or DEFAULT_MODEL
+        prompt = as_text(data.get("prompt"), "prompt", required=True)
+        canonical = build_request(
+            model,
+            prompt,
+            {
+                "seconds": data.get("seconds"),
+                "size": data.get("size"),
+                "resolution": data.get("resolution"),
+                "image": _reference(data, request.FILES),
+            },
+            as_metadata(data.get("metadata")),
+        )
+        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route)
+        return self.video_response(task)
+
+    def get(self, request):
+        limit = as_int(request.query_params.get("limit"), "limit", 1, 100) or 20
+        order = request.query_params.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise GatewayError(400, "invalid_order", "'order' must be 'asc' or 'desc'.", param="order")
+        tasks = self.tasks().select_related("remixed_from")
+        after = request.query_params.get("after")
+        if after:
+            cursor = self.tasks().filter(public_id=after).values("created_at", "id").first()
+            if cursor is None:
+                raise GatewayError(
+                    400, "invalid_after", f"No video {after!r} to list after.", param="after", kind=INVALID
+                )
+            if order == "desc":
+                tasks = tasks.filter(
+                    Q(created_at__lt=cursor["created_at"]) | Q(created_at=cursor["created_at"], id__lt=cursor["id"])
+                )
+            else:
+                tasks = tasks.filter(
+                    Q(created_at__gt=cursor["created_at"]) | Q(created_at=cursor["created_at"], id__gt=cursor["id"])
+                )
+        tasks = tasks.order_by(*(("-created_at", "-id") if order == "desc" else ("created_at", "id")))
+        page = list(tasks[: limit + 1])
+        data = [video_object(task) for task in page[:limit]]
+        return Response(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": len(page) > limit,
+            }
+        )
+
+
+class VideoDetail(OpenAIView):
+    def get(self, request, video_id):
+        return self.video_response(self.get_task(video_id))
+
+    def delete(self, request, video_id):
+        task = self.get_task(video_id)
+        services.delete_task(task)
+        return Response({"id": task.public_id, "object": "video.deleted", "deleted": True})
+
+
+class VideoContent(OpenAIView):
+    def get(self, request, video_id):
+        task = self.get_task(video_id)
+        variant = request.query_params.get("variant", "video")
+        if variant != "video":
+            raise GatewayError(400, "unsupported_variant", "Only variant=video is available.", param="variant")
+        if task.status != VideoTask.Status.COMPLETED:
+            raise GatewayError(
+                404, "video_not_ready", f"The video is not ready (status: {task.status}).", kind="not_found_error"
+            )
+        return content.respond(request, task)
+
+    head = get
+
+
+class VideoRemix(OpenAIView):
+    def post(self, request, video_id):
+        source = self.get_task(video_id)
+        if source.status != VideoTask.Status.COMPLETED:
+            raise GatewayError(400, "video_not_ready", "Only a completed video can be remixed.", param="video_id")
+        prompt = as_text(self.body().get("prompt"), "prompt", required=True)
+        canonical = build_request(source.model, prompt, {"seconds": source.seconds, "size": source.size or None})
+        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, remix_of=source)
+        return self.video_response(task)

@@ -1,0 +1,156 @@
+"""Turning loosely typed client fields into a CanonicalRequest, shared by the dialects.
+
+Dialects pick their own field names off the wire; this module validates values and lifts
+the generic keys clients put in ``metadata`` (duration, seed, negative_prompt, first and
+last frames, ...) into canonical fields, leaving vendor-specific keys in ``extra``.
+"""
+
+import json
+
+from ..canonical import (
+    RESOLUTION_RE,
+    CanonicalRequest,
+    ImageInput,
+    RequestInvalid,
+    normalize_resolution,
+    parse_size,
+)
+
+# metadata key -> canonical field
+LIFTED = {
+    "seconds": "seconds",
+    "duration": "seconds",
+    "size": "size",
+    "width": "width",
+    "height": "height",
+    "resolution": "resolution",
+    "aspect_ratio": "aspect_ratio",
+    "negative_prompt": "negative_prompt",
+    "seed": "seed",
+    "fps": "fps",
+    "image": "image",
+    "img_url": "image",
+    "image_url": "image",
+    "first_frame_url": "image",
+    "first_frame_image": "image",
+    "image_tail": "last_frame",
+    "last_frame": "last_frame",
+    "last_frame_url": "last_frame",
+    "last_frame_image": "last_frame",
+    "reference_images": "reference_images",
+}
+MAX_SECONDS = 3600
+
+
+def as_int(value, param, minimum=None, maximum=None):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RequestInvalid(f"'{param}' must be a whole number", param, f"invalid_{param}")
+    try:
+        number = float(value) if isinstance(value, str) else value
+        if isinstance(number, float):
+            if not number.is_integer():
+                raise ValueError
+            number = int(number)
+        if not isinstance(number, int):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RequestInvalid(f"'{param}' must be a whole number, got {value!r}", param, f"invalid_{param}") from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise RequestInvalid(f"'{param}' must be between {minimum} and {maximum}", param, f"invalid_{param}")
+    return number
+
+
+def as_text(value, param, required=False):
+    if value is None or value == "":
+        if required:
+            raise RequestInvalid(f"'{param}' is required", param, f"missing_{param}")
+        return ""
+    if not isinstance(value, str):
+        raise RequestInvalid(f"'{param}' must be a string", param, f"invalid_{param}")
+    return value
+
+
+def as_metadata(value, param="metadata"):
+    """metadata as an object, or as a JSON string (multipart forms)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise RequestInvalid(f"'{param}' must be a JSON object", param, "invalid_metadata") from None
+    if not isinstance(value, dict):
+        raise RequestInvalid(f"'{param}' must be a JSON object", param, "invalid_metadata")
+    return value
+
+
+def _merge(fields, metadata):
+    """Top-level fields win; metadata fills gaps; a conflicting duplicate is refused."""
+    merged = dict(fields)
+    extra = {}
+    for key, value in metadata.items():
+        target = LIFTED.get(key)
+        if target is None:
+            extra[key] = value
+            continue
+        if value is None or value == "":
+            continue
+        current = merged.get(target)
+        if current is None or current == "":
+            merged[target] = value
+        elif str(current) != str(value):
+            raise RequestInvalid(
+                f"metadata.{key} ({value!r}) conflicts with the request's {target} ({current!r})",
+                f"metadata.{key}",
+                "conflicting_parameters",
+            )
+    return merged, extra
+
+
+def _image(value, param):
+    if value is None or value == "":
+        return None
+    if isinstance(value, ImageInput):
+        return value
+    return ImageInput.parse(value, param)
+
+
+def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):
+    """``fields`` uses canonical names: seconds, size, width, height, resolution, aspect_ratio,
+    negative_prompt, seed, fps, image, last_frame, reference_images."""
+    merged, lifted_extra = _merge({k: v for k, v in fields.items() if v is not None}, metadata or {})
+    width = as_int(merged.get("width"), "width", 16, 8192)
+    height = as_int(merged.get("height"), "height", 16, 8192)
+    resolution = merged.get("resolution")
+    size = merged.get("size")
+    if size not in (None, ""):
+        text = str(size)
+        if RESOLUTION_RE.match(text):
+            resolution = resolution or text
+        else:
+            width, height = parse_size(text)
+    if (width is None) != (height is None):
+        raise RequestInvalid("'width' and 'height' go together", "width" if width is None else "height")
+    references = merged.get("reference_images") or []
+    if not isinstance(references, list):
+        raise RequestInvalid("'reference_images' must be a list of images", "reference_images")
+    seed = as_int(merged.get("seed"), "seed", -1, 2**32)
+    return CanonicalRequest(
+        model=model,
+        prompt=prompt,
+        seconds=as_int(merged.get("seconds"), "seconds", 1, MAX_SECONDS),
+        width=width,
+        height=height,
+        resolution=normalize_resolution(resolution) if resolution else None,
+        aspect_ratio=as_text(merged.get("aspect_ratio"), "aspect_ratio") or None,
+        image=_image(merged.get("image"), "image"),
+        last_frame=_image(merged.get("last_frame"), "last_frame"),
+        reference_images=[_image(ref, "reference_images") for ref in references],
+        negative_prompt=as_text(merged.get("negative_prompt"), "negative_prompt") or None,
+        seed=seed,
+        fps=as_int(merged.get("fps"), "fps", 1, 120),
+        extra={**lifted_extra, **(extra or {})},
+        native_action=native_action,
+    )

@@ -1,0 +1,80 @@
+"""The unified (new-api) dialect: ``/v1/video/generations``."""
+
+from rest_framework.response import Response
+
+from .. import services
+from ..models import VideoTask
+from .base import DialectView
+from .parsing import as_int, as_metadata, as_text, build_request
+
+
+class UnifiedView(DialectView):
+    route = VideoTask.Route.UNIFIED
+
+    def error_body(self, error):
+        return {"code": error.code, "message": error.message, "param": error.param, "type": error.kind}
+
+
+class Generations(UnifiedView):
+    def post(self, request):
+        data = self.body()
+        model = as_text(data.get("model"), "model", required=True)
+        prompt = as_text(data.get("prompt"), "prompt", required=True)
+        count = as_int(data.get("n"), "n", 1, 1)  # one video per task; n>1 is refused, not ignored
+        del count
+        canonical = build_request(
+            model,
+            prompt,
+            {
+                "seconds": data.get("duration"),
+                "size": data.get("size"),
+                "width": data.get("width"),
+                "height": data.get("height"),
+                "fps": data.get("fps"),
+                "seed": data.get("seed"),
+                "image": data.get("image"),
+                "reference_images": data.get("images") if isinstance(data.get("images"), list) else None,
+            },
+            as_metadata(data.get("metadata")),
+        )
+        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route)
+        return Response(
+            {
+                "id": task.public_id,
+                "object": "video",
+                "model": task.model,
+                "created_at": int(task.created_at.timestamp()),
+                "task_id": task.public_id,
+                "status": task.status,
+            },
+            status=201,
+        )
+
+
+class Generation(UnifiedView):
+    def get(self, request, task_id):
+        task = self.get_task(task_id)
+        params = task.params
+        width, height = (int(part) for part in task.size.split("x")) if task.size else (None, None)
+        error = None
+        if task.status == VideoTask.Status.FAILED:
+            error = {"code": task.error_code, "message": task.error_message}
+        return Response(
+            {
+                "task_id": task.public_id,
+                "status": task.status,
+                "progress": task.progress,
+                "format": "mp4",
+                "url": self.absolute(f"/v1/videos/{task.public_id}/content")
+                if task.status == VideoTask.Status.COMPLETED
+                else None,
+                "metadata": {
+                    "duration": task.seconds_produced or task.seconds,
+                    "fps": params.get("fps"),
+                    "width": width,
+                    "height": height,
+                    "seed": params.get("seed"),
+                },
+                "error": error,
+            }
+        )

@@ -1,0 +1,129 @@
+"""Streaming a video to a client: Range (206), HEAD, constant memory for any size.
+
+A stored copy is served from disk; otherwise the vendor's bytes are relayed, passing the
+client's Range header through.
+"""
+
+import os
+import re
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.http import http_date
+
+from channels import http
+
+from .errors import UPSTREAM, GatewayError
+from .storage import content_source
+
+CHUNK = 64 * 1024
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def respond(request, task):
+    source = content_source(task)
+    filename = f"{task.public_id}.mp4"
+    if source.path:
+        return file_response(request, source.path, source.content_type, filename)
+    return relay_response(request, source, filename)
+
+
+def parse_range(header, size):
+    """Return (start, end) inclusive for a single-range header, None for no/ignored range,
+    or raise ValueError when unsatisfiable."""
+    if not header:
+        return None
+    match = RANGE_RE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # malformed or multi-range: serve the whole file, as RFC 9110 allows
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    else:
+        length = int(last)
+        if length == 0:
+            raise ValueError("empty suffix range")
+        start, end = max(0, size - length), size - 1
+    if start >= size or start > end:
+        raise ValueError("range not satisfiable")
+    return start, end
+
+
+def _read(path, start, length):
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+
+def file_response(request, path, content_type, filename):
+    stat = os.stat(path)
+    size = stat.st_size
+    etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
+    try:
+        byte_range = parse_range(request.headers.get("Range"), size)
+    except ValueError:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    if byte_range and request.headers.get("If-Range") not in (None, etag):
+        byte_range = None
+    start, end = byte_range or (0, size - 1)
+    length = end - start + 1 if size else 0
+    if request.method == "HEAD":
+        response = HttpResponse(status=206 if byte_range else 200)
+    else:
+        response = StreamingHttpResponse(_read(path, start, length), status=206 if byte_range else 200)
+    response["Content-Type"] = content_type
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(stat.st_mtime)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    if byte_range:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+def relay_response(request, source, filename):
+    headers = dict(source.headers)
+    if request.headers.get("Range"):
+        headers["Range"] = request.headers["Range"]
+    headers["Accept-Encoding"] = "identity"  # relay the bytes as stored, lengths intact
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    client, upstream = http.open_stream(method, source.url, headers=headers, read_timeout=120)
+    if upstream.status_code not in (200, 206):
+        status = upstream.status_code
+        upstream.close()
+        client.close()
+        if status == 416:
+            return HttpResponse(status=416)
+        raise GatewayError(
+            502, "vendor_content_unavailable", f"The vendor no longer serves this video (HTTP {status}).", kind=UPSTREAM
+        )
+
+    def body():
+        try:
+            yield from upstream.iter_raw(CHUNK)
+        finally:
+            upstream.close()
+            client.close()
+
+    if method == "HEAD":
+        upstream.close()
+        client.close()
+        response = HttpResponse(status=upstream.status_code)
+    else:
+        response = StreamingHttpResponse(body(), status=upstream.status_code)
+    response["Content-Type"] = upstream.headers.get("content-type", source.content_type)
+    for name in ("Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified"):
+        if name in upstream.headers:
+            response[name] = upstream.headers[name]
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response

@@ -1,0 +1,77 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from videos.tasks import ensure_schedules
+
+DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
+
+
+class Command(BaseCommand):
+    help = "Apply migrations, then run the web server (gunicorn) and the django-q2 worker until interrupted."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("GATEWAY_WEB_WORKERS", "2")))
+        parser.add_argument("--demo", action="store_true", help=f"Also apply {DEMO_FILE.name} (sandbox channel)")
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        if options["demo"]:
+            call_command("apply", str(DEMO_FILE))
+        ensure_schedules()
+        bind = f"{options['host']}:{options['port']}"
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                bind,
+                "--worker-class",
+                "gthread",
+                "--workers",
+                str(options["web_workers"]),
+                "--threads",
+                "8",
+                "--timeout",
+                "300",
+                "--access-logfile",
+                "-",
+            ]
+        )
+        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR)
+        self.stdout.write(f"Gateway on http://{bind}/ (web pid {web.pid}, worker pid {worker.pid}); Ctrl-C stops both.")
+        processes = (web, worker)
+
+        def stop(*_):
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while all(process.poll() is None for process in processes):
+                time.sleep(0.5)
+        finally:
+            stop()
+            deadline = time.monotonic() + 30
+            for process in processes:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        codes = [process.returncode for process in processes]
+        if any(code not in (0, -signal.SIGTERM, -signal.SIGINT) for code in codes):
+            sys.exit(1)
