@@ -50,7 +50,7 @@ def _reference(data, files):
             "input_reference.file_id is not supported; upload the file or pass an image_url.",
             param="input_reference",
         )
-    return value or None
+    return ImageInput.parse(value, "input_reference") if value else None
 
 
 class OpenAIView(DialectView):
