@@ -1,0 +1,118 @@
+"""The unified (new-api) dialect: /v1/video/generations."""
+
+import base64
+
+import pytest
+
+from tests.conftest import drive
+from videos.models import VideoTask
+
+pytestmark = pytest.mark.django_db
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def post(api, **body):
+    return api.post("/v1/video/generations", body, format="json")
+
+
+def test_create_and_query(api, sandbox):
+    response = post(
+        api,
+        model="sandbox-video",
+        prompt="a cat",
+        duration=5,
+        width=1280,
+        height=720,
+        fps=24,
+        seed=42,
+        metadata={"style": "anime"},
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"id", "object", "model", "created_at", "task_id", "status"}
+    assert body["object"] == "video" and body["id"] == body["task_id"] and body["status"] == "queued"
+    task = VideoTask.objects.get(public_id=body["id"])
+    assert task.route == "unified" and task.params["extra"] == {"style": "anime"}
+    assert task.resolution == "720p"
+
+    query = api.get(f"/v1/video/generations/{body['task_id']}").json()
+    assert query["status"] == "queued" and query["url"] is None and query["error"] is None
+    drive(task)
+    query = api.get(f"/v1/video/generations/{body['task_id']}").json()
+    assert query["status"] == "completed" and query["progress"] == 100 and query["format"] == "mp4"
+    assert query["url"].endswith(f"/v1/videos/{body['task_id']}/content")
+    assert query["metadata"] == {"duration": 5, "fps": 24, "width": 1280, "height": 720, "seed": 42}
+    # the same task through the OpenAI dialect
+    assert api.get(f"/v1/videos/{body['task_id']}").json()["status"] == "completed"
+
+
+def test_image_as_base64_and_size(api, sandbox):
+    image = base64.b64encode(PNG).decode()
+    response = post(api, model="sandbox-video", prompt="a cat", image=image, size="1920x1080")
+    assert response.status_code == 201, response.content
+    task = VideoTask.objects.get()
+    assert task.mode == "image" and task.params["image"] == f"<image/png, {len(PNG)} bytes>"
+    assert task.params["size"] == "1920x1080" and task.resolution == "1080p"
+
+
+def test_metadata_lifts_generic_fields(api, sandbox):
+    response = post(
+        api,
+        model="sandbox-video",
+        prompt="a cat",
+        metadata={
+            "duration": 10,
+            "negative_prompt": "blur",
+            "image_tail": "https://x.test/b.png",
+            "image": "https://x.test/a.png",
+            "camera": "pan",
+        },
+    )
+    assert response.status_code == 201, response.content
+    task = VideoTask.objects.get()
+    assert task.seconds == 10 and task.mode == "first_last"
+    assert task.params["negative_prompt"] == "blur" and task.params["extra"] == {"camera": "pan"}
+
+
+def test_failed_task_reports_error(api, sandbox):
+    task_id = post(api, model="sandbox-fail", prompt="x").json()["task_id"]
+    drive(VideoTask.objects.get(public_id=task_id))
+    body = api.get(f"/v1/video/generations/{task_id}").json()
+    assert body["status"] == "failed"
+    assert body["error"]["code"] == "vendor_failed" and body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({"prompt": "x"}, "model", "missing_model"),
+        ({"model": "sandbox-video"}, "prompt", "missing_prompt"),
+        ({"model": "sandbox-video", "prompt": "x", "n": 2}, "n", "invalid_n"),
+        ({"model": "sandbox-video", "prompt": "x", "duration": "five"}, "seconds", "invalid_seconds"),
+        ({"model": "sandbox-video", "prompt": "x", "width": 1280}, "height", "invalid_request"),
+        ({"model": "sandbox-video", "prompt": "x", "metadata": [1]}, "metadata", "invalid_metadata"),
+        (
+            {"model": "sandbox-video", "prompt": "x", "duration": 5, "metadata": {"duration": 10}},
+            "metadata.duration",
+            "conflicting_parameters",
+        ),
+        ({"model": "sandbox-video", "prompt": "x", "image": "%%%"}, "image", "invalid_request"),
+    ],
+)
+def test_bad_input_is_400_in_unified_shape(api, sandbox, body, param, code):
+    response = post(api, **body)
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert set(error) == {"code", "message", "param", "type"}
+    assert (error["param"], error["code"], error["type"]) == (param, code, "invalid_request_error")
+    assert not VideoTask.objects.exists()
+
+
+def test_unknown_task_is_404_in_unified_shape(api, sandbox):
+    response = api.get("/v1/video/generations/video_doesnotexist")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
