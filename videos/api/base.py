@@ -8,6 +8,7 @@ import logging
 
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -51,8 +52,16 @@ def _code(exc, default):
     return codes if isinstance(codes, str) and codes not in ("authentication_failed", "permission_denied") else default
 
 
+class AnyAccept(DefaultContentNegotiation):
+    """Every dialect answers JSON (or bytes) whatever Accept says; the SDKs send odd ones."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class DialectView(APIView):
     route = VideoTask.Route.OPENAI
+    content_negotiation_class = AnyAccept
 
     def error_body(self, error):
         raise NotImplementedError
