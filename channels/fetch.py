@@ -47,7 +47,7 @@ def fetch_image(url, param="image"):
     limit = settings.GATEWAY_MAX_IMAGE_BYTES
     for _ in range(MAX_REDIRECTS + 1):
         check_public_url(url, param)
-        client, response = http.open_stream("GET", url, read_timeout=30)
+        response = http.open_stream("GET", url, read_timeout=30, follow_redirects=False)
         try:
             if response.is_redirect:
                 url = str(response.url.join(response.headers.get("location", "")))
@@ -68,7 +68,6 @@ def fetch_image(url, param="image"):
             raise RequestInvalid(f"'{param}' could not be downloaded", param, "image_download_failed") from None
         finally:
             response.close()
-            client.close()
         declared_type = response.headers.get("content-type", "").split(";")[0].strip()
         sniffed = sniff_image(bytes(data))
         if not declared_type.startswith("image/") and sniffed is None:

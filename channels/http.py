@@ -2,20 +2,23 @@
 
 It sets a mandatory timeout and turns transport failures into the adaptor error an
 upstream failure means for routing: nothing reached the vendor (try another channel)
-or the vendor may have the request (do not send it twice).
+or the vendor may have the request (do not send it twice). One pooled client is shared
+by every thread (building a client costs a TLS context each time).
 """
 
-import logging
+import threading
 
 import httpx
 from django.conf import settings
 
 from .adaptors.base import VendorTimeout, VendorUnavailable
 
-log = logging.getLogger(__name__)
-
 # Tests may set this to an httpx transport; production leaves it None.
 transport = None
+
+_client = None
+_client_lock = threading.Lock()
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def timeout(read=None):
@@ -25,17 +28,24 @@ def timeout(read=None):
     )
 
 
-def client(read_timeout=None, **kwargs):
-    return httpx.Client(timeout=timeout(read_timeout), transport=transport, follow_redirects=True, **kwargs)
+def client():
+    global _client
+    with _client_lock:
+        if _client is None or _client.is_closed:
+            _client = httpx.Client(
+                transport=transport,
+                follow_redirects=True,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return _client
 
 
 def request(method, url, *, read_timeout=None, **kwargs):
     """Send one request and return the response (any status). Raises VendorUnavailable
     when the request provably did not reach the vendor and VendorTimeout when it may have."""
     try:
-        with client(read_timeout) as http:
-            return http.request(method, url, **kwargs)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+        return client().request(method, url, timeout=timeout(read_timeout), **kwargs)
+    except _NOT_SENT as exc:
         raise VendorUnavailable(f"Could not connect to {_host(url)}: {type(exc).__name__}") from None
     except httpx.TimeoutException as exc:
         raise VendorTimeout(f"{_host(url)} did not answer in time ({type(exc).__name__})") from None
@@ -43,18 +53,16 @@ def request(method, url, *, read_timeout=None, **kwargs):
         raise VendorTimeout(f"Connection to {_host(url)} failed mid-request: {type(exc).__name__}") from None
 
 
-def open_stream(method, url, *, headers=None, read_timeout=None):
-    """Start a streamed request; the caller must close the returned (client, response)."""
-    http = client(read_timeout)
+def open_stream(method, url, *, headers=None, read_timeout=None, follow_redirects=True):
+    """Start a streamed request; the caller must close the returned response."""
+    http = client()
     try:
-        response = http.send(http.build_request(method, url, headers=headers), stream=True)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        http.close()
+        built = http.build_request(method, url, headers=headers, timeout=timeout(read_timeout))
+        return http.send(built, stream=True, follow_redirects=follow_redirects)
+    except _NOT_SENT as exc:
         raise VendorUnavailable(f"Could not connect to {_host(url)}: {type(exc).__name__}") from None
     except httpx.HTTPError as exc:
-        http.close()
         raise VendorTimeout(f"{_host(url)} failed: {type(exc).__name__}") from None
-    return http, response
 
 
 def _host(url):

@@ -97,11 +97,10 @@ def relay_response(request, source, filename):
         headers["Range"] = request.headers["Range"]
     headers["Accept-Encoding"] = "identity"  # relay the bytes as stored, lengths intact
     method = "HEAD" if request.method == "HEAD" else "GET"
-    client, upstream = http.open_stream(method, source.url, headers=headers, read_timeout=120)
+    upstream = http.open_stream(method, source.url, headers=headers, read_timeout=120)
     if upstream.status_code not in (200, 206):
         status = upstream.status_code
         upstream.close()
-        client.close()
         if status == 416:
             return HttpResponse(status=416)
         raise GatewayError(
@@ -113,11 +112,9 @@ def relay_response(request, source, filename):
             yield from upstream.iter_raw(CHUNK)
         finally:
             upstream.close()
-            client.close()
 
     if method == "HEAD":
         upstream.close()
-        client.close()
         response = HttpResponse(status=upstream.status_code)
     else:
         response = StreamingHttpResponse(body(), status=upstream.status_code)

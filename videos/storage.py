@@ -75,7 +75,7 @@ def _copy(source, target):
                 with open(source.path, "rb") as src:
                     shutil.copyfileobj(src, out, CHUNK)
             else:
-                client, response = http.open_stream("GET", source.url, headers=source.headers, read_timeout=120)
+                response = http.open_stream("GET", source.url, headers=source.headers, read_timeout=120)
                 try:
                     if response.status_code != 200:
                         raise AdaptorError(f"download answered HTTP {response.status_code}")
@@ -87,7 +87,6 @@ def _copy(source, target):
                         out.write(chunk)
                 finally:
                     response.close()
-                    client.close()
         os.replace(temp, target)
         return target.stat().st_size
     except BaseException:

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from django_q.tasks import async_task
+
 from videos.tasks import ensure_schedules
 
 DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
@@ -51,6 +53,8 @@ class Command(BaseCommand):
             ]
         )
         worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR)
+        # The scheduler first fires ~30 s after the worker starts; start polling now.
+        async_task("videos.tasks.poll_tick")
         self.stdout.write(f"Gateway on http://{bind}/ (web pid {web.pid}, worker pid {worker.pid}); Ctrl-C stops both.")
         processes = (web, worker)
 
