@@ -6,6 +6,7 @@ VENDOR_MODULES = {
     "sandbox": "channels.adaptors.sandbox",
     "openai": "channels.adaptors.openai",
     "jimeng": "channels.adaptors.jimeng",
+    "seedance": "channels.adaptors.seedance",
 }
 
 _adaptors = {}
