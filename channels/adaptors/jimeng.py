@@ -225,7 +225,8 @@ class Jimeng(Adaptor):
             answer = self._call(ctx, "CVSync2AsyncGetResult", {"req_key": "jimeng_t2v_v30", "task_id": "0"})
         except VendorRejected as exc:  # the signature passed; the vendor only disliked the made-up task
             return f"The AK/SK pair was accepted (a query for a made-up task answered: {exc.message})."
-        status = (answer.get("data") or {}).get("status") if isinstance(answer.get("data"), dict) else None
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        status = data.get("status")
         return f"The AK/SK pair was accepted (a query for a made-up task answered status {status!r})."
 
     # --- HTTP ----------------------------------------------------------------------------
