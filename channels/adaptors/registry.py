@@ -5,6 +5,8 @@ from importlib import import_module
 VENDOR_MODULES = {
     "sandbox": "channels.adaptors.sandbox",
     "openai": "channels.adaptors.openai",
+    "jimeng": "channels.adaptors.jimeng",
+    "seedance": "channels.adaptors.seedance",
 }
 
 _adaptors = {}

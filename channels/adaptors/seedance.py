@@ -1,0 +1,213 @@
+"""Doubao Seedance through Volcengine Ark: ``POST /contents/generations/tasks`` and
+``GET /contents/generations/tasks/{id}`` under ``/api/v3``, with a Bearer ARK API key.
+
+The prompt and images go in ``content``; duration, resolution, ratio, seed... go in the
+top-level fields (never the old ``--rs``/``--dur`` text commands, which are refused in
+prompts because they would change what is billed).
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+
+from videos.canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT
+
+from .. import http
+from .base import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    QUEUED,
+    Adaptor,
+    Plan,
+    PollResult,
+    RequestInvalid,
+    Submission,
+    VendorError,
+    VendorUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+RESOLUTIONS = ("480p", "720p", "1080p")
+RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive")
+MAX_REFERENCES = 4
+# Text commands that would change duration or resolution behind the billed values.
+PRICED_COMMANDS = re.compile(r"(?<!\S)--(rs|resolution|dur|duration|frames|draft)\b", re.I)
+# The channel cannot serve this (account overdue, model not activated): try another one.
+CHANNEL_CODES = {"AccountOverdueError", "ModelNotOpen", "InvalidEndpointOrModel.NotFound", "ServiceNotOpen"}
+STATUS = {"queued": QUEUED, "running": IN_PROGRESS}
+ENDED = {"cancelled": "The task was cancelled at Ark", "expired": "The task expired at Ark before it ran"}
+
+
+@dataclass(frozen=True)
+class Model:
+    seconds: tuple
+    default_resolution: str
+    modes: tuple
+
+
+MODELS = {
+    "doubao-seedance-1-0-pro-250528": Model(tuple(range(2, 13)), "1080p", (TEXT, IMAGE, FIRST_LAST)),
+    "doubao-seedance-1-0-lite-t2v-250428": Model(tuple(range(2, 13)), "720p", (TEXT,)),
+    "doubao-seedance-1-0-lite-i2v-250428": Model(tuple(range(2, 13)), "720p", (IMAGE, FIRST_LAST, REFERENCE)),
+    "doubao-seedance-1-5-pro-251215": Model(tuple(range(4, 13)), "720p", (TEXT, IMAGE, FIRST_LAST)),
+}
+# A model outside the catalogue (a channel may serve newer ones): Ark validates the rest.
+OTHER = Model(tuple(range(2, 16)), "720p", (TEXT, IMAGE, FIRST_LAST, REFERENCE))
+MODE_NAMES = {
+    TEXT: "text only",
+    IMAGE: "a first-frame image",
+    FIRST_LAST: "first and last frames",
+    REFERENCE: "reference images",
+}
+
+
+def is_moderation(code):
+    return "SensitiveContentDetected" in str(code or "")
+
+
+class Seedance(Adaptor):
+    vendor = "seedance"
+    label = "Doubao Seedance (Volcengine Ark)"
+    default_base_url = "https://ark.cn-beijing.volces.com/api/v3"
+    credential_format = "ARK API key"
+    credential_fields = ("api_key",)
+    known_models = tuple(MODELS)
+    poll_interval = 10
+
+    def parse_credentials(self, raw):
+        key = super().parse_credentials(raw)
+        if "|" in key or any(ch.isspace() for ch in key):
+            raise ValueError("Seedance needs one Ark API key (no '|' and no spaces); AK|SK pairs are for Jimeng")
+        return key
+
+    def _url(self, ctx, path):
+        base = (ctx.base_url or self.default_base_url).rstrip("/")
+        if not base.endswith("/api/v3"):
+            base += "/api/v3"
+        return base + path
+
+    def _headers(self, ctx):
+        return {"Authorization": f"Bearer {ctx.credentials}"}
+
+    # --- request translation ---------------------------------------------------------------
+
+    def plan(self, request, upstream_model):
+        model = MODELS.get(upstream_model, OTHER)
+        if request.mode not in model.modes:
+            allowed = " or ".join(MODE_NAMES[mode] for mode in model.modes)
+            param = {TEXT: "image", FIRST_LAST: "last_frame", REFERENCE: "reference_images"}.get(request.mode, "image")
+            raise RequestInvalid(f"{upstream_model} takes {allowed}; got {MODE_NAMES[request.mode]}", param)
+        if len(request.reference_images) > MAX_REFERENCES:
+            raise RequestInvalid(f"At most {MAX_REFERENCES} reference images", "reference_images")
+        if request.reference_images and (request.image or request.last_frame):
+            raise RequestInvalid("Reference images cannot be combined with first/last frames", "reference_images")
+        if request.last_frame and not request.image:
+            raise RequestInvalid("A last frame needs a first frame ('image') too", "image", "image_required")
+        if request.mode == TEXT and not request.prompt:
+            raise RequestInvalid("A text-to-video request needs a prompt", "prompt", "prompt_required")
+        if PRICED_COMMANDS.search(request.prompt or ""):
+            raise RequestInvalid(
+                "Put duration and resolution in the request's fields, not as --rs/--dur commands in the prompt",
+                "prompt",
+                "prompt_commands_refused",
+            )
+        if request.negative_prompt:
+            raise RequestInvalid("Seedance does not take a negative prompt", "negative_prompt", "unsupported_parameter")
+        if request.fps not in (None, 24):
+            raise RequestInvalid("Seedance renders 24 fps only", "fps", "invalid_fps")
+        seconds = self.choose(request.seconds, model.seconds, "seconds", default=5)
+        resolution = self.choose(
+            request.resolution, RESOLUTIONS, "size" if request.size else "resolution", model.default_resolution
+        )
+        self.choose(request.aspect_ratio, RATIOS, "aspect_ratio")
+        self._body(request, upstream_model, Plan(seconds, resolution))  # conflicting metadata fails here
+        return Plan(seconds=seconds, resolution=resolution)
+
+    def _body(self, request, upstream_model, plan):
+        content = [{"type": "text", "text": request.prompt}] if request.prompt else []
+        roles = [(request.image, "first_frame"), (request.last_frame, "last_frame")]
+        roles += [(image, "reference_image") for image in request.reference_images]
+        for image, role in roles:
+            if image is not None:
+                url = image.url if image.data is None else image.data_uri
+                content.append({"type": "image_url", "image_url": {"url": url}, "role": role})
+        body = {"model": upstream_model, "content": content, "duration": plan.seconds, "resolution": plan.resolution}
+        if request.aspect_ratio:
+            body["ratio"] = request.aspect_ratio
+        if request.seed is not None:
+            body["seed"] = request.seed
+        protected = ("model", "content", "duration", "resolution", "frames", "draft")
+        return self.merge_extra(body, request.extra, protected=protected)
+
+    def submit(self, ctx, request, upstream_model, plan):
+        body = self._body(request, upstream_model, plan)
+        response = http.request(
+            "POST", self._url(ctx, "/contents/generations/tasks"), headers=self._headers(ctx), json=body
+        )
+        answer = self._checked(response)
+        if not answer.get("id"):
+            raise VendorError("Ark accepted the request but returned no task id")
+        return Submission(vendor_task_id=str(answer["id"]), vendor_status="queued")
+
+    # --- polling --------------------------------------------------------------------------
+
+    def poll(self, ctx, ref):
+        url = self._url(ctx, f"/contents/generations/tasks/{ref.vendor_task_id}")
+        response = http.request("GET", url, headers=self._headers(ctx))
+        if response.status_code == 404 and "NotFound" in _error_code(response):
+            message = f"Ark has no task {ref.vendor_task_id} (finished tasks are kept for a limited time)"
+            return PollResult(status=FAILED, vendor_status="not_found", error_code="not_found", error_message=message)
+        body = self._checked(response)
+        raw = str(body.get("status") or "")
+        if raw in STATUS:
+            return PollResult(status=STATUS[raw], vendor_status=raw)
+        if raw == "succeeded":
+            url = (body.get("content") or {}).get("video_url") if isinstance(body.get("content"), dict) else None
+            if not url:
+                return PollResult(FAILED, raw, error_code="no_video", error_message="Ark finished without a video URL")
+            duration = body.get("duration")
+            seconds = float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
+            return PollResult(status=COMPLETED, vendor_status=raw, progress=100, result_url=url, seconds=seconds)
+        if raw == "failed":
+            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            code = str(error.get("code") or "vendor_failed")
+            message = error.get("message") or "Ark reports that the task failed"
+            return PollResult(FAILED, raw, error_code=code, error_message=message, moderation=is_moderation(code))
+        if raw in ENDED:
+            return PollResult(status=FAILED, vendor_status=raw, error_code=raw, error_message=ENDED[raw])
+        log.warning("Seedance task %s has an unknown status %r", ref.vendor_task_id, raw)
+        return PollResult(status=IN_PROGRESS, vendor_status=raw)
+
+    def check(self, ctx):
+        url = self._url(ctx, "/contents/generations/tasks/cgt-gateway-credential-check")
+        response = http.request("GET", url, headers=self._headers(ctx))
+        if response.status_code in (400, 404):
+            return "The Ark API key was accepted (a query for a made-up task answered 'not found')."
+        self._checked(response)
+        return "The Ark API key was accepted."
+
+    def _checked(self, response):
+        body = self.json_body(response) if response.content else {}
+        if not isinstance(body, dict):
+            raise VendorError("Ark answered with an unexpected body")
+        if response.status_code < 300:
+            return body
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        code = error.get("code") or error.get("type")
+        message = error.get("message") or f"Ark answered HTTP {response.status_code}"
+        if code in CHANNEL_CODES:
+            raise VendorUnavailable(message, code=code, http_status=response.status_code)
+        raise self.classify_http_error(response, message, code=code, moderation=is_moderation(code))
+
+
+def _error_code(response):
+    try:
+        error = response.json().get("error")
+        return str(error.get("code") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+adaptor = Seedance()
