@@ -8,7 +8,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-
 from django_q.tasks import async_task
 
 from videos.tasks import ensure_schedules
