@@ -6,6 +6,7 @@ VENDOR_MODULES = {
     "sandbox": "channels.adaptors.sandbox",
     "openai": "channels.adaptors.openai",
     "dashscope": "channels.adaptors.dashscope",
+    "minimax": "channels.adaptors.minimax",
 }
 
 _adaptors = {}
