@@ -7,6 +7,7 @@ VENDOR_MODULES = {
     "openai": "channels.adaptors.openai",
     "dashscope": "channels.adaptors.dashscope",
     "minimax": "channels.adaptors.minimax",
+    "gemini": "channels.adaptors.gemini",
 }
 
 _adaptors = {}
