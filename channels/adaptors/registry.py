@@ -7,6 +7,9 @@ VENDOR_MODULES = {
     "openai": "channels.adaptors.openai",
     "jimeng": "channels.adaptors.jimeng",
     "seedance": "channels.adaptors.seedance",
+    "dashscope": "channels.adaptors.dashscope",
+    "minimax": "channels.adaptors.minimax",
+    "gemini": "channels.adaptors.gemini",
 }
 
 _adaptors = {}
