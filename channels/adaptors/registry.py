@@ -5,6 +5,7 @@ from importlib import import_module
 VENDOR_MODULES = {
     "sandbox": "channels.adaptors.sandbox",
     "openai": "channels.adaptors.openai",
+    "kling": "channels.adaptors.kling",
 }
 
 _adaptors = {}
