@@ -42,3 +42,11 @@ def split_pinned(extra, billed):
                 "metadata_override_refused",
             )
     return rest
+
+
+def whole_seconds(value, param):
+    """A duration given as text or number in metadata ("5", 5) -> 5."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise RequestInvalid(f"'{param}' must be a whole number of seconds, got {value!r}", param) from None

@@ -34,7 +34,7 @@ from .base import (
     VendorRejected,
     VendorUnavailable,
 )
-from .common import exact_aspect_ratio, split_pinned
+from .common import exact_aspect_ratio, split_pinned, whole_seconds
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Kling(Adaptor):
     def _seconds(self, request):
         seconds = request.seconds
         if seconds is None and "duration" in request.extra:
-            seconds = _int(request.extra["duration"], "metadata.duration")
+            seconds = whole_seconds(request.extra["duration"], "metadata.duration")
         return self.choose(seconds, DURATIONS, "seconds", default=5)
 
     def _mode(self, request):
@@ -305,13 +305,6 @@ class Kling(Adaptor):
 def _image(image):
     """A URL as is; bytes as raw base64, which Kling wants without a data: prefix."""
     return image.url or image.base64
-
-
-def _int(value, param):
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise RequestInvalid(f"'{param}' must be a whole number of seconds, got {value!r}", param) from None
 
 
 def _float(value):

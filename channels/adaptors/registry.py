@@ -6,6 +6,7 @@ VENDOR_MODULES = {
     "sandbox": "channels.adaptors.sandbox",
     "openai": "channels.adaptors.openai",
     "kling": "channels.adaptors.kling",
+    "vidu": "channels.adaptors.vidu",
 }
 
 _adaptors = {}
