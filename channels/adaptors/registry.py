@@ -10,6 +10,8 @@ VENDOR_MODULES = {
     "dashscope": "channels.adaptors.dashscope",
     "minimax": "channels.adaptors.minimax",
     "gemini": "channels.adaptors.gemini",
+    "kling": "channels.adaptors.kling",
+    "vidu": "channels.adaptors.vidu",
 }
 
 _adaptors = {}

@@ -1,0 +1,52 @@
+"""Checks shared by vendor adaptors that the contract (base.py, canonical.py) does not offer yet."""
+
+from videos.canonical import RequestInvalid
+
+RATIO_TOLERANCE = 0.01  # 854x480 is 16:9; 1000x900 is not 1:1
+
+
+def exact_aspect_ratio(width, height, allowed, param="size"):
+    """The name in ``allowed`` ("16:9", ...) that ``width`` x ``height`` really has.
+
+    Unlike canonical.aspect_ratio (the nearest common ratio) this refuses a size the
+    vendor cannot produce instead of silently turning it into another shape.
+    """
+    actual = width / height
+    for name in allowed:
+        w, h = (int(part) for part in name.split(":"))
+        if abs(actual - w / h) <= RATIO_TOLERANCE * (w / h):
+            return name
+    raise RequestInvalid(
+        f"'{param}' {width}x{height} has no supported aspect ratio; allowed ratios: {', '.join(allowed)}",
+        param,
+        "invalid_size",
+    )
+
+
+def split_pinned(extra, billed):
+    """Check the metadata keys that decide price or model against what is billed; return the others.
+
+    ``billed`` maps vendor fields to the values plan() bills. Metadata may repeat a billed
+    value (new-api clients send ``metadata.duration: 5`` next to ``duration: 5``, and Kling
+    wants the string "5"), so values are compared as text; a different value is refused.
+    """
+    rest = {}
+    for key, value in (extra or {}).items():
+        if key not in billed:
+            rest[key] = value
+        elif str(value).strip().lower() != str(billed[key]).lower():
+            raise RequestInvalid(
+                f"metadata.{key} ({value!r}) cannot override the billed value ({billed[key]!r}); "
+                f"set it through the request's own fields",
+                f"metadata.{key}",
+                "metadata_override_refused",
+            )
+    return rest
+
+
+def whole_seconds(value, param):
+    """A duration given as text or number in metadata ("5", 5) -> 5."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise RequestInvalid(f"'{param}' must be a whole number of seconds, got {value!r}", param) from None

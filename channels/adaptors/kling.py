@@ -1,0 +1,317 @@
+"""Kling AI: ``POST /v1/videos/{text2video,image2video}``, queried on the same path family
+``GET /v1/videos/{family}/{task_id}``. Credentials ``AK|SK``: every request carries a fresh
+HS256 JWT (iss=AK, exp=now+1800, nbf=now-5) signed with SK.
+
+Kling answers ``{code, message, request_id}`` and sometimes reports an error with HTTP 200,
+so the ``code`` decides, whatever the HTTP status.
+
+Price tier: Kling's ``mode`` decides the output and the price: ``std`` renders 720p, ``pro``
+1080p. plan() picks it from the requested resolution (size 1920x1080 -> pro, 1280x720 -> std)
+or, when the client gave none, from ``metadata.mode``; the two must agree. Neither: ``std``,
+Kling's default. ``mode`` is therefore billed, never an override.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+from .. import http
+from .base import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    QUEUED,
+    Adaptor,
+    Plan,
+    PollResult,
+    RequestInvalid,
+    Submission,
+    VendorAuthFailed,
+    VendorError,
+    VendorRejected,
+    VendorUnavailable,
+)
+from .common import exact_aspect_ratio, split_pinned, whole_seconds
+
+log = logging.getLogger(__name__)
+
+TEXT2VIDEO = "text2video"
+IMAGE2VIDEO = "image2video"
+IMAGE_ONLY_MODELS = ("kling-v1-5", "kling-v2-1")
+DURATIONS = (5, 10)
+MODE_RESOLUTION = {"std": "720p", "pro": "1080p"}
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+IMAGE_TYPES = ("image/jpeg", "image/png")
+CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+PROMPT_LIMIT = 2500
+STATUS = {"submitted": QUEUED, "processing": IN_PROGRESS, "succeed": COMPLETED, "failed": FAILED}
+# Kling gives no code for a failed task; these words in task_status_msg mean its content checks.
+MODERATION_WORDS = ("risk control", "content security", "policy", "sensitive", "inappropriate")
+TOKEN_TTL = 1800
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_token(access_key, secret_key, now=None):
+    """Kling's API token: HS256 JWT {iss: AK, exp: now+1800, nbf: now-5} signed with SK."""
+    now = int(time.time() if now is None else now)
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {"iss": access_key, "exp": now + TOKEN_TTL, "nbf": now - 5}
+    signing_input = ".".join(_b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
+    signature = hmac.new(secret_key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def error_for_code(code, message, http_status=None):
+    """Kling's documented error codes (vendors.md 1.6) -> adaptor errors; None when unknown."""
+    kwargs = {"code": str(code), "http_status": http_status}
+    if 1000 <= code <= 1004 or code in (1103, 1304):  # auth, no permission, IP whitelist: the channel is wrong
+        return VendorAuthFailed(message, **kwargs)
+    if 1100 <= code <= 1102 or code in (1302, 1303) or 5000 <= code <= 5002:
+        return VendorUnavailable(message, **kwargs)
+    if code == 1301:
+        return VendorRejected(message, moderation=True, **kwargs)
+    if 1200 <= code <= 1203 or code == 1300:
+        return VendorRejected(message, **kwargs)
+    return None
+
+
+class Kling(Adaptor):
+    vendor = "kling"
+    label = "Kling AI"
+    default_base_url = "https://api-singapore.klingai.com"
+    credential_format = "AK|SK"
+    credential_fields = ("access_key", "secret_key")
+    known_models = (
+        "kling-v1",
+        "kling-v1-5",
+        "kling-v1-6",
+        "kling-v2-master",
+        "kling-v2-1-master",
+        "kling-v2-1",
+        "kling-v2-5-turbo",
+        "kling-v2-6",
+    )
+    poll_interval = 10
+
+    def parse_credentials(self, raw):
+        parts = (raw or "").strip().split("|")
+        if len(parts) != 2 or not all(part.strip() for part in parts):
+            raise ValueError("Kling needs the access key and the secret key as 'AK|SK'")
+        return "|".join(part.strip() for part in parts)
+
+    # --- validation -------------------------------------------------------------------
+
+    def plan(self, request, upstream_model):
+        action = self._action(request, upstream_model)
+        seconds = self._seconds(request)
+        mode = self._mode(request)
+        split_pinned(request.extra, self._billed(upstream_model, seconds, mode))
+        if action == TEXT2VIDEO:
+            self._aspect_ratio(request)
+        self._check_extras(request, upstream_model)
+        return Plan(seconds=seconds, resolution=MODE_RESOLUTION[mode])
+
+    def _action(self, request, model):
+        if request.reference_images:
+            raise RequestInvalid("Kling takes a first frame and a last frame, not reference images", "reference_images")
+        if request.last_frame and not request.image:
+            raise RequestInvalid("A last frame needs a first frame ('image')", "image", "image_required")
+        action = IMAGE2VIDEO if request.image else TEXT2VIDEO
+        if request.native_action and request.native_action != action:
+            needed = "needs" if request.native_action == IMAGE2VIDEO else "takes no"
+            raise RequestInvalid(f"Kling {request.native_action} {needed} 'image'", "image", "invalid_mode")
+        if action == TEXT2VIDEO and model in IMAGE_ONLY_MODELS:
+            raise RequestInvalid(f"{model} only does image-to-video: 'image' is required", "image", "image_required")
+        if action == TEXT2VIDEO and not request.prompt:
+            raise RequestInvalid("Kling text-to-video needs a 'prompt'", "prompt", "prompt_required")
+        if len(request.prompt or "") > PROMPT_LIMIT:
+            raise RequestInvalid(f"'prompt' is longer than {PROMPT_LIMIT} characters", "prompt", "prompt_too_long")
+        for param, image in (("image", request.image), ("last_frame", request.last_frame)):
+            if image is not None and image.data is not None and image.mime_type not in IMAGE_TYPES:
+                raise RequestInvalid(f"Kling takes JPEG or PNG images; '{param}' is {image.mime_type}", param)
+        return action
+
+    def _seconds(self, request):
+        seconds = request.seconds
+        if seconds is None and "duration" in request.extra:
+            seconds = whole_seconds(request.extra["duration"], "metadata.duration")
+        return self.choose(seconds, DURATIONS, "seconds", default=5)
+
+    def _mode(self, request):
+        chosen = self.choose(request.extra.get("mode"), tuple(MODE_RESOLUTION), "metadata.mode")
+        if not request.resolution:
+            return chosen or "std"
+        by_resolution = {resolution: mode for mode, resolution in MODE_RESOLUTION.items()}
+        param = "size" if request.size else "resolution"
+        shown = request.size or request.resolution
+        if request.resolution not in by_resolution:
+            raise RequestInvalid(
+                f"Kling renders 720p (mode std) or 1080p (mode pro); '{param}' {shown} is neither",
+                param,
+                f"invalid_{param}",
+            )
+        mode = by_resolution[request.resolution]
+        if chosen and chosen != mode:
+            raise RequestInvalid(
+                f"metadata.mode {chosen!r} renders {MODE_RESOLUTION[chosen]}, but '{param}' asks for {shown}",
+                "metadata.mode",
+                "invalid_metadata.mode",
+            )
+        return mode
+
+    def _aspect_ratio(self, request):
+        if request.width and request.height:
+            ratio = exact_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
+            if request.aspect_ratio and request.aspect_ratio != ratio:
+                raise RequestInvalid(
+                    f"'aspect_ratio' {request.aspect_ratio} contradicts 'size' {request.size}", "aspect_ratio"
+                )
+            return ratio
+        return self.choose(request.aspect_ratio, ASPECT_RATIOS, "aspect_ratio")
+
+    def _check_extras(self, request, model):
+        extra = request.extra
+        if "cfg_scale" in extra:
+            value = extra["cfg_scale"]
+            if model.startswith("kling-v2"):
+                raise RequestInvalid(f"{model} does not take metadata.cfg_scale", "metadata.cfg_scale")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise RequestInvalid("metadata.cfg_scale must be a number from 0 to 1", "metadata.cfg_scale")
+        camera = extra.get("camera_control")
+        if camera is not None and (not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES):
+            raise RequestInvalid(
+                f"metadata.camera_control.type must be one of {', '.join(CAMERA_TYPES)}", "metadata.camera_control"
+            )
+        groups = [
+            name
+            for name, present in (
+                ("first+last frame", bool(request.last_frame or extra.get("image_tail"))),
+                ("motion masks", bool(extra.get("static_mask") or extra.get("dynamic_masks"))),
+                ("camera_control", camera is not None),
+            )
+            if present
+        ]
+        if len(groups) > 1:
+            raise RequestInvalid(f"Kling cannot combine {' and '.join(groups)} in one video", "metadata")
+
+    @staticmethod
+    def _billed(model, seconds, mode):
+        return {"model_name": model, "model": model, "duration": str(seconds), "mode": mode}
+
+    # --- calls ------------------------------------------------------------------------
+
+    def submit(self, ctx, request, upstream_model, plan):
+        action = self._action(request, upstream_model)
+        mode = "pro" if plan.resolution == MODE_RESOLUTION["pro"] else "std"
+        billed = self._billed(upstream_model, plan.seconds, mode)
+        body = {"model_name": upstream_model, "mode": mode, "duration": billed["duration"]}
+        if request.prompt:
+            body["prompt"] = request.prompt
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt
+        if action == IMAGE2VIDEO:
+            body["image"] = _image(request.image)
+            if request.last_frame:
+                body["image_tail"] = _image(request.last_frame)
+        else:
+            ratio = self._aspect_ratio(request)
+            if ratio:
+                body["aspect_ratio"] = ratio
+        # The billed keys were checked in plan(); everything else is a Kling extra.
+        body = self.merge_extra(body, split_pinned(request.extra, billed))
+        response = http.request("POST", self._url(ctx, f"/v1/videos/{action}"), headers=self._headers(ctx), json=body)
+        data = self._data(response)
+        task_id = data.get("task_id")
+        if not task_id:
+            raise VendorError("Kling accepted the request but returned no task_id")
+        return Submission(
+            vendor_task_id=str(task_id), vendor_status=str(data.get("task_status", "")), state={"action": action}
+        )
+
+    def poll(self, ctx, ref):
+        action = ref.state.get("action") if ref.state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
+        url = self._url(ctx, f"/v1/videos/{action}/{ref.vendor_task_id}")
+        data = self._data(http.request("GET", url, headers=self._headers(ctx)))
+        raw = str(data.get("task_status", ""))
+        status = STATUS.get(raw)
+        if status is None:
+            log.warning("Kling task %s has an unknown task_status %r; still waiting", ref.vendor_task_id, raw)
+            return PollResult(status=IN_PROGRESS, vendor_status=raw)
+        result = PollResult(status=status, vendor_status=raw)
+        if status == COMPLETED:
+            videos = (data.get("task_result") or {}).get("videos") or []
+            if not videos or not isinstance(videos[0], dict) or not videos[0].get("url"):
+                raise VendorError("Kling reports the task succeeded but gives no video URL")
+            result.result_url = videos[0]["url"]
+            result.seconds = _float(videos[0].get("duration"))
+        elif status == FAILED:
+            message = data.get("task_status_msg") or "Kling reports the task failed"
+            result.moderation = any(word in message.lower() for word in MODERATION_WORDS)
+            result.error_code = "content_moderation" if result.moderation else "task_failed"
+            result.error_message = message
+        return result
+
+    def check(self, ctx):
+        try:
+            self._data(http.request("GET", self._url(ctx, "/v1/videos/text2video/0"), headers=self._headers(ctx)))
+        except VendorRejected as exc:
+            if exc.code in ("1200", "1201", "1202", "1203"):
+                return f"Kling accepted the credentials (looking up a missing task answered {exc.message!r})."
+            raise
+        return "Kling accepted the credentials."
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _url(self, ctx, path):
+        base = ctx.base_url.rstrip("/")
+        return (base[:-3] if base.endswith("/v1") else base) + path
+
+    def _headers(self, ctx):
+        try:
+            access_key, secret_key = self.parse_credentials(ctx.credentials).split("|")
+        except ValueError as exc:
+            raise VendorAuthFailed(str(exc)) from None
+        return {"Authorization": f"Bearer {jwt_token(access_key, secret_key)}"}
+
+    def _data(self, response):
+        """The ``data`` object of a successful answer; raises the error the ``code`` means."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        status = response.status_code
+        if not isinstance(body, dict):
+            if status >= 300:
+                raise self.classify_http_error(response, f"Kling answered HTTP {status} without a JSON body")
+            raise VendorError(f"Kling answered HTTP {status} with a body that is not a JSON object", http_status=status)
+        code = body.get("code")
+        if code == 0 and status < 300 and isinstance(body.get("data"), dict):
+            return body["data"]
+        message = f"Kling error {code}: {body.get('message') or 'no message'}"
+        error = error_for_code(code, message, status) if isinstance(code, int) and code else None
+        if error is not None:
+            raise error
+        if status >= 300:
+            raise self.classify_http_error(response, message, code=None if code is None else str(code))
+        raise VendorError(f"Kling answered with code {code!r} and no task data", http_status=status)
+
+
+def _image(image):
+    """A URL as is; bytes as raw base64, which Kling wants without a data: prefix."""
+    return image.url or image.base64
+
+
+def _float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+adaptor = Kling()

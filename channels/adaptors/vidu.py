@@ -1,0 +1,264 @@
+"""Vidu: ``POST /ent/v2/{text2video,img2video,start-end2video,reference2video}``, queried
+with ``GET /ent/v2/tasks/{id}/creations``. Credentials: one API key, sent as
+``Authorization: Token <key>``.
+
+The endpoint follows the images: none -> text2video, one -> img2video, first+last ->
+start-end2video, reference images -> reference2video. new-api clients may pin it with
+``metadata.action`` (textGenerate, generate, firstTailGenerate, referenceGenerate), e.g. one
+image used as a reference. Duration and resolution are billed per the model's rules; when
+the request has no ``seconds``/``resolution``, ``metadata.duration``/``metadata.resolution``
+are read (new-api clients put them there), so they are billed, never overrides.
+"""
+
+import logging
+
+from videos.canonical import normalize_resolution
+
+from .. import http
+from .base import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    QUEUED,
+    Adaptor,
+    Plan,
+    PollResult,
+    RequestInvalid,
+    Submission,
+    VendorAuthFailed,
+    VendorError,
+    VendorRejected,
+    VendorUnavailable,
+)
+from .common import exact_aspect_ratio, split_pinned, whole_seconds
+
+log = logging.getLogger(__name__)
+
+TEXT2VIDEO = "text2video"
+IMG2VIDEO = "img2video"
+START_END = "start-end2video"
+REFERENCE = "reference2video"
+# new-api's metadata.action names
+ACTIONS = {
+    "textGenerate": TEXT2VIDEO,
+    "generate": IMG2VIDEO,
+    "firstTailGenerate": START_END,
+    "referenceGenerate": REFERENCE,
+}
+IMAGE_COUNTS = {TEXT2VIDEO: (0, 0), IMG2VIDEO: (1, 1), START_END: (2, 2), REFERENCE: (1, 7)}
+REFERENCE_MODELS = ("viduq2", "viduq1", "vidu2.0", "vidu1.5")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+RATIOS = ("16:9", "9:16", "1:1")
+WIDE_RATIOS = RATIOS + ("4:3", "3:4")  # text2video on q2/q3
+HD = ("540p", "720p", "1080p")
+STATUS = {"created": QUEUED, "queueing": QUEUED, "processing": IN_PROGRESS, "success": COMPLETED, "failed": FAILED}
+MODERATION_REASONS = ("TaskPromptPolicyViolation", "AuditSubmitIllegal", "CreationPolicyViolation")
+# The job was provably not taken, for reasons of this account or this moment: try another channel.
+UNAVAILABLE_REASONS = ("CreditInsufficient", "QuotaExceeded", "TooManyRequests", "SystemThrottling")
+UNAVAILABLE_REASONS += ("ModelUnavailable", "OperationInProcess", "InternalServiceFailure")
+NOT_FOUND_REASONS = ("TaskNotFound", "CreationNotFound", "NotFound")
+
+
+def model_rules(model):
+    """(allowed seconds, default seconds, {seconds: (allowed resolutions, default)}) of a Vidu model."""
+    if model.startswith("viduq3"):
+        return range(1, 17), 5, dict.fromkeys(range(1, 17), (HD, "720p"))
+    if model.startswith("viduq2"):
+        return range(1, 11), 5, dict.fromkeys(range(1, 11), (HD, "720p"))
+    if model.startswith("viduq1"):
+        return (5,), 5, {5: (("1080p",), "1080p")}
+    if model in ("vidu2.0", "vidu1.5"):
+        return (4, 8), 4, {4: (("360p", "720p", "1080p"), "360p"), 8: (("720p",), "720p")}
+    raise RequestInvalid(
+        f"Unknown Vidu model {model!r}; the gateway knows viduq3*, viduq2*, viduq1*, vidu2.0 and vidu1.5",
+        "model",
+        "model_not_supported",
+    )
+
+
+class Vidu(Adaptor):
+    vendor = "vidu"
+    label = "Vidu"
+    default_base_url = "https://api.vidu.com"
+    known_models = (
+        "viduq3-pro",
+        "viduq3-turbo",
+        "viduq2",
+        "viduq2-pro",
+        "viduq2-turbo",
+        "viduq1",
+        "viduq1-classic",
+        "vidu2.0",
+        "vidu1.5",
+    )
+    poll_interval = 10
+
+    # --- validation -------------------------------------------------------------------
+
+    def plan(self, request, upstream_model):
+        durations, default_seconds, resolutions = model_rules(upstream_model)
+        endpoint = self._endpoint(request, upstream_model)
+        if endpoint in (TEXT2VIDEO, REFERENCE):
+            self._aspect_ratio(request, upstream_model, endpoint)
+        seconds = request.seconds
+        if seconds is None and "duration" in request.extra:
+            seconds = whole_seconds(request.extra["duration"], "metadata.duration")
+        seconds = self.choose(seconds, tuple(durations), "seconds", default=default_seconds)
+        allowed, default_resolution = resolutions[seconds]
+        resolution = self._resolution(request, upstream_model, seconds, allowed, default_resolution)
+        split_pinned(request.extra, self._billed(upstream_model, seconds, resolution))
+        return Plan(seconds=seconds, resolution=resolution)
+
+    def _endpoint(self, request, model):
+        action = request.extra.get("action")
+        if action is not None and action not in ACTIONS:
+            raise RequestInvalid(f"metadata.action must be one of {', '.join(ACTIONS)}", "metadata.action")
+        images = request.images()
+        if action:
+            endpoint = ACTIONS[action]
+        elif request.reference_images:
+            endpoint = REFERENCE
+            if request.image or request.last_frame:
+                raise RequestInvalid("Vidu reference2video takes reference images only, no first/last frame", "image")
+        elif request.last_frame and not request.image:
+            raise RequestInvalid("A last frame needs a first frame ('image')", "image", "image_required")
+        else:
+            endpoint = (TEXT2VIDEO, IMG2VIDEO, START_END)[len(images)]
+        low, high = IMAGE_COUNTS[endpoint]
+        high = 3 if endpoint == REFERENCE and model == "vidu2.0" else high
+        if not low <= len(images) <= high:
+            wanted = str(low) if low == high else f"{low} to {high}"
+            raise RequestInvalid(f"Vidu {endpoint} takes {wanted} images, got {len(images)}", "image", "image_count")
+        if endpoint == REFERENCE and model not in REFERENCE_MODELS:
+            shown = ", ".join(REFERENCE_MODELS)
+            raise RequestInvalid(f"{model} cannot do reference2video; models that can: {shown}", "model")
+        if endpoint in (TEXT2VIDEO, REFERENCE) and not request.prompt:
+            raise RequestInvalid(f"Vidu {endpoint} needs a 'prompt'", "prompt", "prompt_required")
+        for image in images:
+            if image.data is not None and image.mime_type not in IMAGE_TYPES:
+                raise RequestInvalid(f"Vidu takes PNG, JPEG or WebP images, not {image.mime_type}", "image")
+        return endpoint
+
+    def _resolution(self, request, model, seconds, allowed, default):
+        resolution = request.resolution
+        if resolution is None and request.extra.get("resolution") is not None:
+            resolution = normalize_resolution(request.extra["resolution"])
+        param = "size" if request.size else "resolution"
+        if resolution is not None and resolution not in allowed:
+            shown = f"{request.size} ({resolution})" if request.size else resolution
+            raise RequestInvalid(
+                f"{model} renders {', '.join(allowed)} at {seconds} s; '{param}' {shown} is not one of them",
+                param,
+                f"invalid_{param}",
+            )
+        return resolution or default
+
+    def _aspect_ratio(self, request, model, endpoint):
+        wide = endpoint == TEXT2VIDEO and model.startswith(("viduq2", "viduq3"))
+        allowed = WIDE_RATIOS if wide else RATIOS
+        if request.width and request.height:
+            ratio = exact_aspect_ratio(request.width, request.height, allowed)
+            if request.aspect_ratio and request.aspect_ratio != ratio:
+                raise RequestInvalid(
+                    f"'aspect_ratio' {request.aspect_ratio} contradicts 'size' {request.size}", "aspect_ratio"
+                )
+            return ratio
+        return self.choose(request.aspect_ratio, allowed, "aspect_ratio")
+
+    @staticmethod
+    def _billed(model, seconds, resolution):
+        return {"model": model, "duration": seconds, "resolution": resolution}
+
+    # --- calls ------------------------------------------------------------------------
+
+    def submit(self, ctx, request, upstream_model, plan):
+        endpoint = self._endpoint(request, upstream_model)
+        body = {"model": upstream_model}
+        if request.prompt:
+            body["prompt"] = request.prompt
+        if endpoint != TEXT2VIDEO:
+            # Vidu wants a URL or a data URI with its content type; raw bytes become one.
+            body["images"] = [image.url or image.data_uri for image in request.images()]
+        body["duration"] = plan.seconds
+        body["resolution"] = plan.resolution
+        if endpoint in (TEXT2VIDEO, REFERENCE):
+            ratio = self._aspect_ratio(request, upstream_model, endpoint)
+            if ratio:
+                body["aspect_ratio"] = ratio
+        if request.seed is not None:
+            body["seed"] = request.seed
+        # The billed keys were checked in plan(); "action" only chose the endpoint.
+        extra = {k: v for k, v in request.extra.items() if k != "action"}
+        body = self.merge_extra(body, split_pinned(extra, self._billed(upstream_model, plan.seconds, plan.resolution)))
+        response = http.request("POST", self._url(ctx, f"/ent/v2/{endpoint}"), headers=self._headers(ctx), json=body)
+        answer = self._checked(response)
+        if answer.get("state") == "failed":
+            reason = str(answer.get("err_code") or "failed")
+            raise VendorRejected(
+                f"Vidu refused the task: {reason}", code=reason, moderation=reason in MODERATION_REASONS
+            )
+        if not answer.get("task_id"):
+            raise VendorError("Vidu accepted the request but returned no task_id")
+        return Submission(vendor_task_id=str(answer["task_id"]), vendor_status=str(answer.get("state", "")))
+
+    def poll(self, ctx, ref):
+        url = self._url(ctx, f"/ent/v2/tasks/{ref.vendor_task_id}/creations")
+        answer = self._checked(http.request("GET", url, headers=self._headers(ctx)))
+        raw = str(answer.get("state", ""))
+        status = STATUS.get(raw)
+        if status is None:
+            log.warning("Vidu task %s has an unknown state %r; still waiting", ref.vendor_task_id, raw)
+            return PollResult(status=IN_PROGRESS, vendor_status=raw)
+        result = PollResult(status=status, vendor_status=raw)
+        if status == COMPLETED:
+            creations = answer.get("creations") or []
+            if not creations or not isinstance(creations[0], dict) or not creations[0].get("url"):
+                raise VendorError("Vidu reports success but gives no creation URL")
+            result.result_url = creations[0]["url"]
+        elif status == FAILED:
+            result.error_code = str(answer.get("err_code") or "failed")
+            result.error_message = f"Vidu reports the task failed: {result.error_code}"
+            result.moderation = result.error_code in MODERATION_REASONS
+        return result
+
+    def check(self, ctx):
+        try:
+            self._checked(http.request("GET", self._url(ctx, "/ent/v2/tasks/0/creations"), headers=self._headers(ctx)))
+        except VendorRejected as exc:
+            if exc.code in NOT_FOUND_REASONS:
+                return f"Vidu accepted the key (looking up a missing task answered {exc.code})."
+            raise
+        return "Vidu accepted the key."
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _url(self, ctx, path):
+        return ctx.base_url.rstrip("/") + path
+
+    def _headers(self, ctx):
+        return {"Authorization": f"Token {self.parse_credentials(ctx.credentials)}"}
+
+    def _checked(self, response):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        status = response.status_code
+        if status < 300:
+            if not isinstance(body, dict):
+                raise VendorError(
+                    f"Vidu answered HTTP {status} with a body that is not a JSON object", http_status=status
+                )
+            return body
+        if not isinstance(body, dict):
+            raise self.classify_http_error(response, f"Vidu answered HTTP {status}")
+        reason = body.get("reason")
+        message = f"Vidu {reason or status}: {body.get('message') or 'no message'}"
+        if reason in ("Unauthorized", "Forbidden"):
+            raise VendorAuthFailed(message, code=reason, http_status=status)
+        if reason in UNAVAILABLE_REASONS:
+            raise VendorUnavailable(message, code=reason, http_status=status)
+        raise self.classify_http_error(response, message, code=reason, moderation=reason in MODERATION_REASONS)
+
+
+adaptor = Vidu()

@@ -1,0 +1,186 @@
+"""Kling AI simulator: verifies the HS256 JWT for real (signature with the SK registered for
+``iss``, then nbf and exp), validates the create bodies of text2video and image2video, and
+walks tasks through submitted -> processing -> succeed (or ``script``)."""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+from .base import Response, SimTask, Simulator
+
+T2V_MODELS = {"kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master", "kling-v2-5-turbo", "kling-v2-6"}
+I2V_MODELS = T2V_MODELS | {"kling-v1-5", "kling-v2-1"}
+CAMERA_TYPES = {"simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"}
+HTTP_STATUS = {
+    1000: 401, 1001: 401, 1002: 401, 1003: 401, 1004: 401,
+    1100: 429, 1101: 429, 1102: 429, 1103: 403,
+    1200: 400, 1201: 400, 1202: 404, 1203: 404,
+    1300: 400, 1301: 400, 1302: 429, 1303: 429, 1304: 429,
+    5000: 500, 5001: 503, 5002: 504,
+}  # fmt: skip
+
+
+def error(code, message, status=None):
+    """Kling's error envelope with the HTTP status its table gives (or ``status``)."""
+    body = {"code": code, "message": message, "request_id": str(uuid.uuid4())}
+    return Response(HTTP_STATUS.get(code, 400) if status is None else status, body)
+
+
+def _b64decode(segment):
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+class KlingSimulator(Simulator):
+    def __init__(self, access_key="ak_test", secret_key="sk_test"):
+        self.keys = {access_key: secret_key}
+        self.failure_message = "Failure to pass the risk control system"
+        super().__init__()
+
+    def setup_routes(self):
+        for action in ("text2video", "image2video"):
+            self.route("POST", f"/v1/videos/(?P<action>{action})", self.create)
+            self.route("GET", f"/v1/videos/(?P<action>{action})/(?P<task_id>[^/]+)", self.query)
+        self.route("GET", r"/files/(?P<task_id>\d+)\.mp4", self.file)
+
+    # --- auth ---------------------------------------------------------------------------
+
+    def auth_error(self, request):
+        """None when the Bearer JWT is valid now; otherwise Kling's 401 answer."""
+        header = request.headers.get("authorization", "")
+        if not header:
+            return error(1001, "Authorization is empty")
+        if not header.startswith("Bearer "):
+            return error(1002, "Authorization is invalid")
+        parts = header[len("Bearer ") :].split(".")
+        try:
+            head, claims = (json.loads(_b64decode(part)) for part in parts[:2])
+            signature = _b64decode(parts[2])
+        except (ValueError, IndexError, binascii.Error):
+            return error(1002, "Authorization is invalid")
+        secret = self.keys.get(claims.get("iss")) if isinstance(claims, dict) else None
+        if len(parts) != 3 or head.get("alg") != "HS256" or secret is None:
+            return error(1002, "Authorization is invalid")
+        expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, signature):
+            return error(1002, "Authorization is invalid")
+        now = time.time()
+        if not isinstance(claims.get("nbf"), int) or claims["nbf"] > now:
+            return error(1003, "Authorization is not yet valid")
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+            return error(1004, "Authorization has expired")
+        return None
+
+    # --- routes -------------------------------------------------------------------------
+
+    def create(self, request, action):
+        denied = self.auth_error(request)
+        if denied:
+            return denied
+        try:
+            body = request.json()
+        except ValueError:
+            return error(1200, "request body is not JSON")
+        problem = self.validate(action, body)
+        if problem:
+            return error(1201, problem)
+        if "moderate me" in body.get("prompt", ""):
+            return error(1301, "prompt triggers the content security policy")
+        task_id = str(831922345719271433 + int(self.next_id()))
+        self.tasks[task_id] = SimTask(id=task_id, model=body.get("model_name", "kling-v1"), body=body, kind=action)
+        return Response(200, self.envelope(self.task_data(self.tasks[task_id], "submitted")))
+
+    def validate(self, action, body):
+        """The first thing wrong with a create body, as Kling's message would say."""
+        models = T2V_MODELS if action == "text2video" else I2V_MODELS
+        model = body.get("model_name", "kling-v1")
+        if model not in models:
+            return f"model_name {model!r} is not supported by {action}"
+        prompt = body.get("prompt")
+        if action == "text2video" and not prompt:
+            return "prompt is required"
+        if prompt is not None and (not isinstance(prompt, str) or len(prompt) > 2500):
+            return "prompt must be a string of at most 2500 characters"
+        if body.get("duration", "5") not in ("5", "10"):
+            return "duration must be the string '5' or '10'"
+        if body.get("mode", "std") not in ("std", "pro"):
+            return "mode must be std or pro"
+        if "cfg_scale" in body and (model.startswith("kling-v2") or not 0 <= body["cfg_scale"] <= 1):
+            return "cfg_scale is not valid for this model"
+        camera = body.get("camera_control")
+        if camera is not None and camera.get("type") not in CAMERA_TYPES:
+            return "camera_control.type is invalid"
+        if action == "text2video":
+            if body.get("aspect_ratio", "16:9") not in ("16:9", "9:16", "1:1"):
+                return "aspect_ratio must be 16:9, 9:16 or 1:1"
+            if "image" in body or "image_tail" in body:
+                return "text2video takes no image"
+            return None
+        if "aspect_ratio" in body:
+            return "image2video takes no aspect_ratio: the image decides"
+        for name in ("image", "image_tail"):
+            if name in body and not self.valid_image(body[name]):
+                return f"{name} must be a URL or base64 without a data: prefix"
+        if "image" not in body:
+            return "image is required"
+        if "image_tail" in body and (camera is not None or "dynamic_masks" in body or "static_mask" in body):
+            return "image_tail cannot be combined with camera_control or masks"
+        return None
+
+    @staticmethod
+    def valid_image(value):
+        if not isinstance(value, str) or value.startswith("data:"):
+            return False
+        if value.startswith(("http://", "https://")):
+            return True
+        try:
+            return bool(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            return False
+
+    def query(self, request, action, task_id):
+        denied = self.auth_error(request)
+        if denied:
+            return denied
+        task = self.tasks.get(task_id)
+        if task is None or task.kind != action:
+            return error(1203, f"task {task_id} not found")
+        status = self.state_for(task, ["submitted", "processing", "succeed"])
+        return Response(200, self.envelope(self.task_data(task, status)))
+
+    def file(self, request, task_id):
+        return Response(200, self.video_bytes, {"Content-Type": "video/mp4"})
+
+    # --- bodies -------------------------------------------------------------------------
+
+    @staticmethod
+    def envelope(data):
+        return {"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data}
+
+    def task_data(self, task, status):
+        created = int(task.created * 1000)
+        data = {
+            "task_id": task.id,
+            "task_status": status,
+            "task_status_msg": "",
+            "task_info": {"external_task_id": task.body.get("external_task_id", "")},
+            "created_at": created,
+            "updated_at": created + 1000 * task.polls,
+        }
+        if status == "succeed":
+            data["final_unit_deduction"] = "1"
+            data["task_result"] = {
+                "videos": [
+                    {
+                        "id": f"video-{task.id}",
+                        "url": f"{self.url}/files/{task.id}.mp4",
+                        "duration": f"{task.body.get('duration', '5')}.1",
+                    }
+                ]
+            }
+        elif status == "failed":
+            data["task_status_msg"] = self.failure_message
+        return data

@@ -1,0 +1,150 @@
+"""Vidu simulator: checks ``Authorization: Token <key>``, validates the four create bodies
+against each model's duration/resolution rules, answers Vidu's documented error bodies
+``{code, reason, message, metadata}``, and walks tasks through queueing -> processing ->
+success (or ``script``), with ``creations`` empty until success."""
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from .base import Response, SimTask, Simulator
+
+IMAGE_RE = re.compile(r"^(https?://\S+|data:image/(png|jpeg|jpg|webp);base64,[A-Za-z0-9+/=]+)$")
+IMAGES = {"text2video": (0, 0), "img2video": (1, 1), "start-end2video": (2, 2), "reference2video": (1, 7)}
+HD = {"540p", "720p", "1080p"}
+
+
+def rules(model):
+    """{duration: allowed resolutions} for a model, or None when Vidu does not know it."""
+    if model in ("viduq3-pro", "viduq3-turbo"):
+        return dict.fromkeys(range(1, 17), HD)
+    if model in ("viduq2", "viduq2-pro", "viduq2-turbo"):
+        return dict.fromkeys(range(1, 11), HD)
+    if model in ("viduq1", "viduq1-classic"):
+        return {5: {"1080p"}}
+    if model in ("vidu2.0", "vidu1.5"):
+        return {4: {"360p", "720p", "1080p"}, 8: {"720p"}}
+    return None
+
+
+def error(status, reason, message):
+    body = {"code": status, "reason": reason, "message": message, "metadata": {"trace_id": uuid.uuid4().hex}}
+    return Response(status, body)
+
+
+class ViduSimulator(Simulator):
+    def __init__(self, api_key="vda_test"):
+        self.api_key = api_key
+        self.failure_reason = "CreationPolicyViolation"
+        super().__init__()
+
+    def setup_routes(self):
+        self.route("POST", r"/ent/v2/(?P<endpoint>text2video|img2video|start-end2video|reference2video)", self.create)
+        self.route("GET", r"/ent/v2/tasks/(?P<task_id>[^/]+)/creations", self.query)
+        self.route("GET", r"/files/(?P<task_id>\d+)\.mp4", self.file)
+
+    def _unauthorized(self, request):
+        if request.headers.get("authorization") != f"Token {self.api_key}":
+            return error(401, "Unauthorized", "unauthorized")
+        return None
+
+    def create(self, request, endpoint):
+        denied = self._unauthorized(request)
+        if denied:
+            return denied
+        try:
+            body = request.json()
+        except ValueError:
+            return error(400, "BadRequest", "bad request")
+        problem = self.validate(endpoint, body)
+        if problem:
+            return error(400, *problem)
+        if "moderate me" in body.get("prompt", ""):
+            return error(400, "TaskPromptPolicyViolation", "prompt policy violation")
+        task_id = str(800000000000 + int(self.next_id()))
+        self.tasks[task_id] = SimTask(id=task_id, model=body["model"], body=body, kind=endpoint)
+        answer = {key: body.get(key) for key in ("model", "prompt", "duration", "seed", "resolution", "payload")}
+        answer.update(
+            task_id=task_id,
+            state="created",
+            images=body.get("images", []),
+            aspect_ratio=body.get("aspect_ratio", "16:9"),
+            movement_amplitude=body.get("movement_amplitude", "auto"),
+            bgm=body.get("bgm", False),
+            off_peak=False,
+            credits=10,
+            created_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        )
+        return Response(200, answer)
+
+    def validate(self, endpoint, body):
+        """(reason, message) for the first thing wrong with a create body, or None."""
+        model = body.get("model")
+        if not model:
+            return "FieldLacking", "field is missing or empty: model"
+        model_rules = rules(model)
+        if model_rules is None:
+            return "ModelUnavailable", "model unavailable"
+        if endpoint in ("text2video", "reference2video") and not body.get("prompt"):
+            return "FieldLacking", "field is missing or empty: prompt"
+        images = body.get("images")
+        low, high = IMAGES[endpoint]
+        if endpoint == "reference2video" and model == "vidu2.0":
+            high = 3
+        if endpoint == "text2video":
+            if images is not None:
+                return "FieldUnwanted", "unwanted field: images"
+        elif not isinstance(images, list) or not low <= len(images) <= high:
+            return "FieldItemCountOutOfRange", "field item count out of range: images"
+        elif not all(isinstance(image, str) and IMAGE_RE.match(image) for image in images):
+            return "ImageFormatInvalid", "invalid image format"
+        duration = body.get("duration", 4 if model in ("vidu2.0", "vidu1.5") else 5)
+        if isinstance(duration, bool) or duration not in model_rules:
+            return "FieldInvalid", "invalid field: duration"
+        if "resolution" in body and body["resolution"] not in model_rules[duration]:
+            return "FieldInvalid", "invalid field: resolution"
+        if "aspect_ratio" in body:
+            if endpoint in ("img2video", "start-end2video"):
+                return "FieldUnwanted", "unwanted field: aspect_ratio"
+            ratios = {"16:9", "9:16", "1:1"}
+            if endpoint == "text2video" and model.startswith(("viduq2", "viduq3")):
+                ratios |= {"4:3", "3:4"}
+            if body["aspect_ratio"] not in ratios:
+                return "FieldInvalid", "invalid field: aspect_ratio"
+        if body.get("movement_amplitude", "auto") not in ("auto", "small", "medium", "large"):
+            return "FieldInvalid", "invalid field: movement_amplitude"
+        return None
+
+    def query(self, request, task_id):
+        denied = self._unauthorized(request)
+        if denied:
+            return denied
+        task = self.tasks.get(task_id)
+        if task is None:
+            return error(404, "TaskNotFound", "task not found")
+        state = self.state_for(task, ["queueing", "processing", "success"])
+        answer = {
+            "id": task.id,
+            "state": state,
+            "err_code": "",
+            "credits": 10,
+            "payload": task.body.get("payload", ""),
+            "bgm": task.body.get("bgm", False),
+            "off_peak": False,
+            "creations": [],
+        }
+        if state == "success":
+            answer["creations"] = [
+                {
+                    "id": f"creation-{task.id}",
+                    "url": f"{self.url}/files/{task.id}.mp4",
+                    "cover_url": f"{self.url}/files/{task.id}.jpg",
+                    "watermarked_url": f"{self.url}/files/{task.id}.mp4",
+                }
+            ]
+        elif state == "failed":
+            answer["err_code"] = self.failure_reason
+        return Response(200, answer)
+
+    def file(self, request, task_id):
+        return Response(200, self.video_bytes, {"Content-Type": "video/mp4"})
