@@ -59,3 +59,9 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class BearerOrTokenAuthentication(ApiKeyAuthentication):
+    """Vidu's clients send ``Authorization: Token <key>``; accept that as well as Bearer."""
+
+    schemes = ("bearer", "token")

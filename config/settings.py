@@ -217,6 +217,8 @@ GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
 GATEWAY_ALLOW_PRIVATE_URLS = env_bool("GATEWAY_ALLOW_PRIVATE_URLS", False)
 # How long finished videos stay downloadable (expires_at on the Video object).
 GATEWAY_RESULT_TTL_SECONDS = env_int("GATEWAY_RESULT_TTL_SECONDS", 7 * 24 * 3600)
+# Lifetime of the signed video_url links handed to native clients.
+GATEWAY_SIGNED_URL_TTL_SECONDS = env_int("GATEWAY_SIGNED_URL_TTL_SECONDS", 24 * 3600)
 # Run background jobs inline (tests).
 GATEWAY_SYNC_TASKS = env_bool("GATEWAY_SYNC_TASKS", False)
 # Use X-Forwarded-For's first address as the client IP (only behind a trusted proxy).

@@ -30,7 +30,11 @@ def gateway(tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--demo", "--web-workers", "1"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -48,8 +52,15 @@ def gateway(tmp_path):
         pytest.fail("serve did not answer within 90 s")
 
     def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
-                                capture_output=True, text=True, timeout=60, check=True)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return result.stdout.strip().splitlines()[-1]
 
     yield url, manage
@@ -69,8 +80,7 @@ def test_fresh_install_serves_a_sandbox_video_end_to_end(gateway, tmp_path):
     before = int(manage("shell", "-c", balance))
 
     client = OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
-    video = client.videos.create_and_poll(model="sandbox-video", prompt="a calm sea", seconds="5",
-                                          poll_interval_ms=500)
+    video = client.videos.create_and_poll(model="sandbox-video", prompt="a calm sea", seconds="5", poll_interval_ms=500)
     assert video.status == "completed"
     target = tmp_path / "video.mp4"
     client.videos.download_content(video.id).write_to_file(target)

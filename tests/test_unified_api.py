@@ -3,9 +3,11 @@
 import base64
 
 import pytest
+from rest_framework.test import APIClient
 
 from tests.conftest import drive
 from videos.models import VideoTask
+from videos.samples import sample_video_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +46,16 @@ def test_create_and_query(api, sandbox):
     drive(task)
     query = api.get(f"/v1/video/generations/{body['task_id']}").json()
     assert query["status"] == "completed" and query["progress"] == 100 and query["format"] == "mp4"
-    assert query["url"].endswith(f"/v1/videos/{body['task_id']}/content")
+    assert f"/v1/videos/{body['task_id']}/content?token=" in query["url"]
+    # the link downloads without a key (native SDKs fetch video_url bare) ...
+    anonymous = APIClient()
+    download = anonymous.get(query["url"])
+    assert download.status_code == 200 and b"".join(download.streaming_content) == sample_video_bytes(5)
+    # ... but only for that video, and not once tampered with
+    other = post(api, model="sandbox-video", prompt="b").json()["task_id"]
+    token = query["url"].split("token=")[1]
+    assert anonymous.get(f"/v1/videos/{other}/content?token={token}").status_code == 403
+    assert anonymous.get(query["url"][:-2] + "xx").status_code == 403
     assert query["metadata"] == {"duration": 5, "fps": 24, "width": 1280, "height": 720, "seed": 42}
     # the same task through the OpenAI dialect
     assert api.get(f"/v1/videos/{body['task_id']}").json()["status"] == "completed"

@@ -45,8 +45,10 @@ SUBMIT_GRACE = timedelta(minutes=10)  # a task still unsubmitted after this was 
 # --- Creating ------------------------------------------------------------------------
 
 
-def create_task(*, api_key, request, route, remix_of=None):
-    """Hold the price and submit ``request``; return the task, or raise GatewayError."""
+def create_task(*, api_key, request, route, remix_of=None, vendor=None):
+    """Hold the price and submit ``request``; return the task, or raise GatewayError.
+
+    ``vendor`` restricts selection to channels of one vendor (native routes)."""
     model = request.model
     if not model:
         raise GatewayError(400, "missing_model", "'model' is required.", param="model")
@@ -63,6 +65,8 @@ def create_task(*, api_key, request, route, remix_of=None):
         request.remix_of_vendor_id = remix_of.vendor_task_id
     else:
         candidates = channels.candidates(model)
+        if vendor is not None:
+            candidates = [channel for channel in candidates if channel.vendor == vendor]
     if not candidates:
         if channels.is_known_model(model):
             raise GatewayError(

@@ -111,6 +111,3 @@ class DialectView(APIView):
         if not hasattr(data, "get"):
             raise GatewayError(400, "invalid_body", "The request body must be a JSON object or a form.")
         return data
-
-    def absolute(self, path):
-        return self.request.build_absolute_uri(path)

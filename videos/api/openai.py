@@ -3,9 +3,9 @@
 from django.db.models import Q
 from rest_framework.response import Response
 
-from .. import content, services
+from .. import content, services, signing
 from ..canonical import ImageInput
-from ..errors import INVALID, GatewayError
+from ..errors import INVALID, GatewayError, not_found
 from ..models import VideoTask
 from .base import DialectView
 from .parsing import as_int, as_metadata, as_text, build_request
@@ -131,8 +131,26 @@ class VideoDetail(OpenAIView):
 
 
 class VideoContent(OpenAIView):
+    """The video's bytes, for the key's tenant, or for anyone holding a signed link."""
+
+    def get_permissions(self):
+        return [] if "token" in self.request.query_params else super().get_permissions()
+
+    def get_authenticators(self):
+        return [] if "token" in self.request.GET else super().get_authenticators()
+
     def get(self, request, video_id):
-        task = self.get_task(video_id)
+        token = request.query_params.get("token")
+        if token is not None:
+            if not signing.check_token(video_id, token):
+                raise GatewayError(
+                    403, "invalid_link", "This download link is invalid or has expired.", kind="permission_error"
+                )
+            task = VideoTask.objects.filter(public_id=video_id, deleted_at__isnull=True).first()
+            if task is None:
+                raise not_found()
+        else:
+            task = self.get_task(video_id)
         variant = request.query_params.get("variant", "video")
         if variant != "video":
             raise GatewayError(400, "unsupported_variant", "Only variant=video is available.", param="variant")

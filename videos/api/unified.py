@@ -2,7 +2,7 @@
 
 from rest_framework.response import Response
 
-from .. import services
+from .. import services, signing
 from ..models import VideoTask
 from .base import DialectView
 from .parsing import as_int, as_metadata, as_text, build_request
@@ -65,9 +65,7 @@ class Generation(UnifiedView):
                 "status": task.status,
                 "progress": task.progress,
                 "format": "mp4",
-                "url": self.absolute(f"/v1/videos/{task.public_id}/content")
-                if task.status == VideoTask.Status.COMPLETED
-                else None,
+                "url": signing.signed_content_url(request, task) if task.status == VideoTask.Status.COMPLETED else None,
                 "metadata": {
                     "duration": task.seconds_produced or task.seconds,
                     "fps": params.get("fps"),
