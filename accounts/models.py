@@ -178,3 +178,14 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Ledger entries are append-only")
+
+
+class FailedLogin(models.Model):
+    """One failed dashboard login; recent ones throttle further attempts."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.username} from {self.ip} at {self.at}"

@@ -1,7 +1,8 @@
-from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("", include("videos.urls")),
+    path("", include("videos.urls")),  # the client APIs (/v1/..., native routes)
+    path("", include("accounts.urls")),  # sign-in, tenant switcher, keys and usage pages
+    path("", include("videos.urls_dashboard")),  # tenant task pages
+    path("staff/", include("channels.urls")),  # operator pages
 ]

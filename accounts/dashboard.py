@@ -1,0 +1,101 @@
+"""What every dashboard page shares: who is signed in, as which tenant, and may they write.
+
+Pages need a session (API keys do not open them). A tenant page resolves the member's
+current tenant (chosen with the switcher, else their first); staff pages answer 404 to
+everyone else, so their existence is not advertised.
+"""
+
+from datetime import timedelta
+from functools import wraps
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import Http404
+from django.utils import timezone
+
+from .models import FailedLogin, Membership
+
+THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_LIMIT = 5
+SESSION_TENANT = "tenant_id"
+
+
+def memberships(user):
+    return (
+        Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant").order_by("tenant__name")
+    )
+
+
+def current_membership(request):
+    chosen = request.session.get(SESSION_TENANT)
+    available = list(memberships(request.user))
+    for membership in available:
+        if membership.tenant_id == chosen:
+            return membership, available
+    return (available[0] if available else None), available
+
+
+def tenant_view(view):
+    """A page about the member's current tenant: sets request.membership and request.tenant."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        membership, available = current_membership(request)
+        if membership is None:
+            raise Http404("You are not a member of any account.")
+        request.membership = membership
+        request.tenant = membership.tenant
+        request.memberships = available
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def writer_required(view):
+    """For tenant pages that change things: read-only members get 404 on POST targets."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.membership.can_write:
+            raise Http404("Read-only members cannot change this.")
+        return view(request, *args, **kwargs)
+
+    return tenant_view(wrapper)
+
+
+def staff_view(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class ThrottledLoginForm(AuthenticationForm):
+    """Django's login form, refusing after THROTTLE_LIMIT failures per name or address."""
+
+    def clean(self):
+        username = (self.data.get("username") or "")[:150]
+        ip = client_ip(self.request) if self.request else None
+        since = timezone.now() - THROTTLE_WINDOW
+        recent = FailedLogin.objects.filter(at__gte=since)
+        if recent.filter(username=username).count() >= THROTTLE_LIMIT or (
+            ip and recent.filter(ip=ip).count() >= THROTTLE_LIMIT * 4
+        ):
+            raise forms.ValidationError(
+                "Too many failed sign-in attempts. Wait 15 minutes and try again.", code="throttled"
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            FailedLogin.objects.create(username=username, ip=ip)
+            raise
