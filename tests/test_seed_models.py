@@ -47,29 +47,77 @@ VENDORS = {
 CASES = [
     ("openai", "sora-2", {"seconds": "8", "size": "1280x720"}, {"duration": 4}, (8, 4)),
     ("kling", "kling-v1", {"seconds": "5", "size": "1280x720"}, {"duration": 10, "size": "1280x720"}, (5, 10)),
-    ("kling", "kling-v2-master", {"seconds": "5", "input_reference": IMAGE},
-     {"duration": 5, "image": IMAGE, "metadata": {"negative_prompt": "blur", "image_tail": LAST}}, (5, 5)),
-    ("jimeng", "jimeng_vgfm_t2v_l20", {"seconds": "5"},
-     {"image": IMAGE, "metadata": {"req_key": "jimeng_vgfm_i2v_l20", "image_urls": [IMAGE], "aspect_ratio": "16:9"}},
-     (5, 5)),
+    (
+        "kling",
+        "kling-v2-master",
+        {"seconds": "5", "input_reference": IMAGE},
+        {"duration": 5, "image": IMAGE, "metadata": {"negative_prompt": "blur", "image_tail": LAST}},
+        (5, 5),
+    ),
+    (
+        "jimeng",
+        "jimeng_vgfm_t2v_l20",
+        {"seconds": "5"},
+        {"image": IMAGE, "metadata": {"req_key": "jimeng_vgfm_i2v_l20", "image_urls": [IMAGE], "aspect_ratio": "16:9"}},
+        (5, 5),
+    ),
     ("jimeng", "jimeng_vgfm_i2v_l20", {"seconds": "10", "input_reference": IMAGE}, {"image": IMAGE}, (10, 5)),
-    ("vidu", "viduq1", {"seconds": "5"},
-     {"size": "1920x1080", "image": IMAGE, "duration": 5,
-      "metadata": {"duration": 5, "seed": 0, "resolution": "1080p", "movement_amplitude": "auto", "bgm": False,
-                   "payload": "", "callback_url": "https://your-callback-url.com/webhook"}}, (5, 5)),
-    ("dashscope", "wan2.5-t2v-preview", {"seconds": "5", "size": "1920*1080"},
-     {"duration": 10, "size": "1920x1080"}, (5, 10)),
-    ("dashscope", "wan2.5-i2v-preview", {"seconds": "5", "metadata": json.dumps({"img_url": IMAGE})},
-     {"image": IMAGE, "metadata": {"resolution": "480P", "prompt_extend": True, "audio": True}}, (5, 5)),
+    (
+        "vidu",
+        "viduq1",
+        {"seconds": "5"},
+        {
+            "size": "1920x1080",
+            "image": IMAGE,
+            "duration": 5,
+            "metadata": {
+                "duration": 5,
+                "seed": 0,
+                "resolution": "1080p",
+                "movement_amplitude": "auto",
+                "bgm": False,
+                "payload": "",
+                "callback_url": "https://your-callback-url.com/webhook",
+            },
+        },
+        (5, 5),
+    ),
+    (
+        "dashscope",
+        "wan2.5-t2v-preview",
+        {"seconds": "5", "size": "1920*1080"},
+        {"duration": 10, "size": "1920x1080"},
+        (5, 10),
+    ),
+    (
+        "dashscope",
+        "wan2.5-i2v-preview",
+        {"seconds": "5", "metadata": json.dumps({"img_url": IMAGE})},
+        {"image": IMAGE, "metadata": {"resolution": "480P", "prompt_extend": True, "audio": True}},
+        (5, 5),
+    ),
     ("dashscope", "wan2.2-i2v-flash", {"resolution": "720P", "input_reference": IMAGE}, {"image": IMAGE}, (5, 5)),
     ("dashscope", "wan2.2-i2v-plus", {"input_reference": IMAGE}, {"image": IMAGE}, (5, 5)),
     ("dashscope", "wanx2.1-i2v-plus", {"input_reference": IMAGE}, {"image": IMAGE}, (5, 5)),
-    ("dashscope", "wanx2.1-i2v-turbo", {"seconds": "3", "input_reference": IMAGE},
-     {"image": IMAGE, "duration": 4}, (3, 4)),
-    ("dashscope", "wan2.2-kf2v-flash",
-     {"seconds": "5", "metadata": json.dumps({"first_frame_url": IMAGE, "last_frame_url": LAST,
-                                               "resolution": "720P", "watermark": False})},
-     {"image": IMAGE, "metadata": {"last_frame_url": LAST}}, (5, 5)),
+    (
+        "dashscope",
+        "wanx2.1-i2v-turbo",
+        {"seconds": "3", "input_reference": IMAGE},
+        {"image": IMAGE, "duration": 4},
+        (3, 4),
+    ),
+    (
+        "dashscope",
+        "wan2.2-kf2v-flash",
+        {
+            "seconds": "5",
+            "metadata": json.dumps(
+                {"first_frame_url": IMAGE, "last_frame_url": LAST, "resolution": "720P", "watermark": False}
+            ),
+        },
+        {"image": IMAGE, "metadata": {"last_frame_url": LAST}},
+        (5, 5),
+    ),
     ("seedance", "doubao-seedance-1-0-pro-250528", {"seconds": "5"}, {"duration": 10, "image": IMAGE}, (5, 10)),
     ("minimax", "MiniMax-Hailuo-02", {"seconds": "6"}, {"duration": 10, "image": IMAGE}, (6, 10)),
     ("gemini", "veo-3.0-generate-001", {"seconds": "8"}, {"duration": 4, "image": PNG_B64}, (8, 4)),
@@ -113,24 +161,24 @@ def complete(api, tenant, task_id, seconds, before):
     return task
 
 
-@pytest.mark.parametrize(("vendor", "model", "form", "unified", "seconds"), CASES,
-                         ids=[case[1] for case in CASES])
-def test_seed_model_through_both_dialects(api, tenant, channel_for, settings, vendor, model, form, unified,
-                                          seconds):
+@pytest.mark.parametrize(("vendor", "model", "form", "unified", "seconds"), CASES, ids=[case[1] for case in CASES])
+def test_seed_model_through_both_dialects(api, tenant, channel_for, settings, vendor, model, form, unified, seconds):
     settings.GATEWAY_ALLOW_PRIVATE_URLS = True  # Veo downloads client images; here they are data
     channel = channel_for(vendor, model)
     before = tenant.balance
 
-    response = api.post("/v1/videos", {"model": model, "prompt": "an astronaut on the moon", **form},
-                        format="multipart")
+    response = api.post(
+        "/v1/videos", {"model": model, "prompt": "an astronaut on the moon", **form}, format="multipart"
+    )
     assert response.status_code == 200, response.content
     assert len(creates(channel.simulator)) >= 1
     task = complete(api, tenant, response.json()["id"], seconds[0], before)
     assert task.channel == channel and task.route == "openai"
 
     before = tenant.balance
-    response = api.post("/v1/video/generations", {"model": model, "prompt": "an astronaut on the moon", **unified},
-                        format="json")
+    response = api.post(
+        "/v1/video/generations", {"model": model, "prompt": "an astronaut on the moon", **unified}, format="json"
+    )
     assert response.status_code == 201, response.content
     complete(api, tenant, response.json()["task_id"], seconds[1], before)
 

@@ -13,6 +13,7 @@ from django_q.tasks import async_task
 from videos.tasks import ensure_schedules
 
 DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
+SHUTDOWN_GRACE = 15  # seconds
 
 
 class Command(BaseCommand):
@@ -51,7 +52,10 @@ class Command(BaseCommand):
                 "-",
             ]
         )
-        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR)
+        # Its own process group, so stopping it also reaches its worker processes.
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, start_new_session=True
+        )
         # The scheduler first fires ~30 s after the worker starts; start polling now.
         async_task("videos.tasks.poll_tick")
         self.stdout.write(f"Gateway on http://{bind}/ (web pid {web.pid}, worker pid {worker.pid}); Ctrl-C stops both.")
@@ -69,12 +73,17 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             stop()
-            deadline = time.monotonic() + 30
+            # A poll tick may be mid-loop; the worker finishes it or, after the grace period,
+            # is killed: its claimed tasks are polled again when their lease ends.
+            deadline = time.monotonic() + SHUTDOWN_GRACE
             for process in processes:
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    process.kill()
-        codes = [process.returncode for process in processes]
-        if any(code not in (0, -signal.SIGTERM, -signal.SIGINT) for code in codes):
+                    if process is worker:
+                        os.killpg(worker.pid, signal.SIGKILL)
+                    else:
+                        process.kill()
+                    process.wait()
+        if web.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
             sys.exit(1)
