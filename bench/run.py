@@ -59,8 +59,9 @@ def bench_streaming(plaintext, size_mb):
     from videos.models import VideoTask
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    video_id = client.post("/v1/videos", {"model": "sandbox-video", "prompt": "bench"},
-                           content_type="application/json").json()["id"]
+    video_id = client.post(
+        "/v1/videos", {"model": "sandbox-video", "prompt": "bench"}, content_type="application/json"
+    ).json()["id"]
     task = VideoTask.objects.get(public_id=video_id)
     services.finish(task, VideoTask.Status.COMPLETED)
     relative = f"videos/bench-{size_mb}mb.mp4"
@@ -82,8 +83,10 @@ def bench_streaming(plaintext, size_mb):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert received == size_mb * 1024 * 1024
-    print(f"stream {size_mb} MiB: {size_mb / elapsed:,.0f} MiB/s, peak Python memory while streaming "
-          f"{peak / 1024 / 1024:.2f} MiB")
+    print(
+        f"stream {size_mb} MiB: {size_mb / elapsed:,.0f} MiB/s, peak Python memory while streaming "
+        f"{peak / 1024 / 1024:.2f} MiB"
+    )
     ranged = client.get(f"/v1/videos/{video_id}/content", HTTP_RANGE="bytes=1000-1999")
     print(f"range request: HTTP {ranged.status_code}, {sum(len(p) for p in ranged.streaming_content)} bytes")
     path.unlink()
@@ -97,14 +100,17 @@ def bench_submits(plaintext, count):
     started = time.perf_counter()
     for i in range(count):
         t0 = time.perf_counter()
-        response = client.post("/v1/videos", {"model": "sandbox-video", "prompt": f"bench {i}"},
-                               content_type="application/json")
+        response = client.post(
+            "/v1/videos", {"model": "sandbox-video", "prompt": f"bench {i}"}, content_type="application/json"
+        )
         latencies.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200, response.content
     total = time.perf_counter() - started
     latencies.sort()
-    print(f"submit x{count}: {count / total:,.0f} req/s, p50 {statistics.median(latencies):.1f} ms, "
-          f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.1f} ms")
+    print(
+        f"submit x{count}: {count / total:,.0f} req/s, p50 {statistics.median(latencies):.1f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.1f} ms"
+    )
 
 
 def bench_poll(plaintext, count):

@@ -2,8 +2,11 @@
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from django.conf import settings
@@ -131,3 +134,48 @@ def test_production_mode_starts_with_safe_settings():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def redis_url():
+    """A private redis-server for this test (the machine's own may be absent or busy)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_redis_broker_setting_reaches_a_real_redis(redis_url):
+    code = (
+        "from django.conf import settings; from django_q.brokers import get_broker; "
+        "b = get_broker(); assert 'redis' in settings.Q_CLUSTER and 'orm' not in settings.Q_CLUSTER; "
+        "print(type(b).__name__, b.ping())"
+    )
+    env = {**os.environ, "GATEWAY_QUEUE": "redis", "REDIS_URL": redis_url}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "Redis True"
