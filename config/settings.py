@@ -73,7 +73,6 @@ GATEWAY_KEY_PEPPER = os.environ.get("GATEWAY_KEY_PEPPER", "")
 GATEWAY_ENCRYPTION_KEYS = env_list("GATEWAY_ENCRYPTION_KEYS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
