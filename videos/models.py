@@ -83,6 +83,9 @@ class VideoTask(models.Model):
     deadline_at = models.DateTimeField()
     poll_count = models.PositiveIntegerField(default=0)
     poll_errors = models.PositiveIntegerField(default=0)
+    # A client's Idempotency-Key: a retried create returns this task instead of a new one.
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
 
     objects = VideoTaskQuerySet.as_manager()
 
@@ -101,6 +104,11 @@ class VideoTask(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="task_idempotency_key_per_key",
+            ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="task_progress_0_100"),
             models.CheckConstraint(
                 condition=Q(amount_charged__lte=models.F("amount_held")), name="task_charge_within_hold"

@@ -7,12 +7,14 @@ releases the hold in the same transaction, and only the caller that wins the
 conditional update settles, so a task is billed or refunded exactly once.
 """
 
+import hashlib
+import json
 import logging
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import services as money
@@ -45,10 +47,16 @@ SUBMIT_GRACE = timedelta(minutes=10)  # a task still unsubmitted after this was 
 # --- Creating ------------------------------------------------------------------------
 
 
-def create_task(*, api_key, request, route, remix_of=None, vendor=None):
+def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempotency_key=""):
     """Hold the price and submit ``request``; return the task, or raise GatewayError.
 
-    ``vendor`` restricts selection to channels of one vendor (native routes)."""
+    ``vendor`` restricts selection to channels of one vendor (native routes). With an
+    ``idempotency_key``, a repeated request returns the first task (nothing is held twice)."""
+    fingerprint = _fingerprint(request, route, remix_of) if idempotency_key else ""
+    if idempotency_key:
+        existing = _idempotent_replay(api_key, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing
     model = request.model
     if not model:
         raise GatewayError(400, "missing_model", "'model' is required.", param="model")
@@ -100,10 +108,18 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None):
                 resolution=plan.resolution or "",
                 amount_held=amount,
                 deadline_at=now + timedelta(seconds=settings.GATEWAY_TASK_DEADLINE_SECONDS),
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint,
             )
             money.hold(task, amount)
     except money.BillingError as exc:
         raise GatewayError(402, exc.code, str(exc), kind=BILLING) from None
+    except IntegrityError:
+        # The same key raced in from a parallel retry: answer with the task that won.
+        existing = _idempotent_replay(api_key, idempotency_key, fingerprint) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
     return _submit(task, request, plan, candidates, remix_of)
 
 
@@ -181,9 +197,32 @@ def _submit(task, request, plan, candidates, remix_of):
 
 
 def _fail_submit(task, code, message, channel=None):
+    # The client got an error, not this task: free its Idempotency-Key for a retry.
+    fields = {"idempotency_key": ""}
     if channel is not None:
-        VideoTask.objects.filter(pk=task.pk).update(channel=channel)
+        fields["channel"] = channel
+    VideoTask.objects.filter(pk=task.pk).update(**fields)
     finish(task, VideoTask.Status.FAILED, error_code=code, error_message=message)
+
+
+def _fingerprint(request, route, remix_of):
+    record = {
+        "route": route,
+        "model": request.model,
+        "prompt": request.prompt,
+        "params": request.record(),
+        "remix_of": remix_of.public_id if remix_of else None,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _idempotent_replay(api_key, idempotency_key, fingerprint):
+    existing = VideoTask.objects.filter(api_key=api_key, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_hash != fingerprint:
+        raise GatewayError(
+            409, "idempotency_key_reused", "This Idempotency-Key was already used for a different request."
+        )
+    return existing
 
 
 # --- Finishing -----------------------------------------------------------------------

@@ -106,6 +106,13 @@ class DialectView(APIView):
             raise not_found()
         return task
 
+    @property
+    def idempotency_key(self):
+        key = self.request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise GatewayError(400, "invalid_idempotency_key", "Idempotency-Key may be at most 200 characters.")
+        return key
+
     def body(self):
         data = self.request.data
         if not hasattr(data, "get"):

@@ -82,7 +82,9 @@ class VideoCollection(OpenAIView):
             },
             as_metadata(data.get("metadata")),
         )
-        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route)
+        task = services.create_task(
+            api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+        )
         return self.video_response(task)
 
     def get(self, request):

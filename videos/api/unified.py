@@ -37,7 +37,9 @@ class Generations(UnifiedView):
             },
             as_metadata(data.get("metadata")),
         )
-        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route)
+        task = services.create_task(
+            api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+        )
         return Response(
             {
                 "id": task.public_id,
