@@ -134,10 +134,20 @@ class Adaptor:
     poll_interval = 5  # seconds before the first poll; backs off from there
 
     def parse_credentials(self, raw):
-        """Validate the credential string's format; raise ValueError with a clear message."""
-        if not raw or not raw.strip():
+        """Validate the credential string (new-api's formats: ``AK|SK`` pairs or one key) and
+        return it normalised; raise ValueError with a clear message."""
+        value = (raw or "").strip()
+        if len(self.credential_fields) > 1:
+            parts = [part.strip() for part in value.split("|")]
+            if len(parts) != len(self.credential_fields) or not all(parts):
+                raise ValueError(f"{self.label} needs {self.credential_format} ({len(self.credential_fields)} "
+                                 "values joined by '|')")
+            return "|".join(parts)
+        if not value:
             raise ValueError(f"{self.label} needs an {self.credential_format}")
-        return raw.strip()
+        if "|" in value or any(ch.isspace() for ch in value):
+            raise ValueError(f"{self.label} takes one {self.credential_format}, without spaces or '|'")
+        return value
 
     def plan(self, request: CanonicalRequest, upstream_model: str) -> Plan:
         """Validate the request for this model and say what will be billed.

@@ -112,12 +112,6 @@ class Jimeng(Adaptor):
     known_models = tuple(REQ_KEYS)
     poll_interval = 10
 
-    def parse_credentials(self, raw):
-        parts = [part.strip() for part in (raw or "").split("|")]
-        if len(parts) != 2 or not all(parts):
-            raise ValueError("Jimeng needs 'AccessKeyID|SecretAccessKey' (two values joined by '|')")
-        return "|".join(parts)
-
     # --- request translation -----------------------------------------------------------
 
     def plan(self, request, upstream_model):

@@ -99,12 +99,6 @@ class Kling(Adaptor):
     )
     poll_interval = 10
 
-    def parse_credentials(self, raw):
-        parts = (raw or "").strip().split("|")
-        if len(parts) != 2 or not all(part.strip() for part in parts):
-            raise ValueError("Kling needs the access key and the secret key as 'AK|SK'")
-        return "|".join(part.strip() for part in parts)
-
     # --- validation -------------------------------------------------------------------
 
     def plan(self, request, upstream_model):

@@ -76,12 +76,6 @@ class Seedance(Adaptor):
     known_models = tuple(MODELS)
     poll_interval = 10
 
-    def parse_credentials(self, raw):
-        key = super().parse_credentials(raw)
-        if "|" in key or any(ch.isspace() for ch in key):
-            raise ValueError("Seedance needs one Ark API key (no '|' and no spaces); AK|SK pairs are for Jimeng")
-        return key
-
     def _url(self, ctx, path):
         base = (ctx.base_url or self.default_base_url).rstrip("/")
         if not base.endswith("/api/v3"):
