@@ -1,6 +1,6 @@
 """Operator forms: channels (with write-only credentials), prices, and the all-tasks filter.
 
-Money is entered in US dollars and stored in units (1,000,000 units = 1 USD), exactly.
+Money is entered in US dollars (at most six decimals) and stored in units (1,000,000 units = 1 USD), exactly.
 """
 
 import json
@@ -80,14 +80,6 @@ def parse_pairs(text, what):
     return result
 
 
-def usd_to_units(value):
-    """An exact conversion; more than six decimals is an error, never a rounding."""
-    units = value * settings.GATEWAY_UNITS_PER_USD
-    if units != units.to_integral_value():
-        raise forms.ValidationError("Use at most six decimal places (1 unit = $0.000001).")
-    return int(units)
-
-
 def units_to_usd(units):
     return Decimal(units) / settings.GATEWAY_UNITS_PER_USD
 
@@ -101,11 +93,12 @@ class UsdField(forms.DecimalField):
         super().__init__(max_digits=16, **kwargs)
 
     def prepare_value(self, value):
-        return units_to_usd(value).normalize() if isinstance(value, int) else value
+        return format(units_to_usd(value).normalize(), "f") if isinstance(value, int) else value
 
     def clean(self, value):
         amount = super().clean(value)
-        return None if amount is None else usd_to_units(amount)
+        # Exact: at most six decimals were accepted, and 1 unit = $0.000001.
+        return None if amount is None else int(amount * settings.GATEWAY_UNITS_PER_USD)
 
 
 class ChannelForm(forms.Form):

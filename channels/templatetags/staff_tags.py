@@ -20,3 +20,9 @@ def usd(units):
 @register.filter
 def pretty_json(value):
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@register.filter
+def units(value):
+    """A whole number of units with thousands separators: 1500000 -> 1,500,000."""
+    return "" if value is None else f"{value:,}"
