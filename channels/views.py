@@ -24,6 +24,7 @@ from videos.models import Heartbeat, VideoTask
 from . import services
 from .adaptors import registry
 from .adaptors.base import AdaptorError
+from .crypto import CredentialsUnreadable
 from .forms import ChannelForm, PriceForm, TaskFilterForm, credential_label
 from .models import AuditEntry, Channel, Price
 
@@ -102,7 +103,8 @@ def channel_new(request):
         channel = Channel()
         form.apply_to(channel)
         channel.save()
-        record(request, "channel.created", channel.name, **_snapshot(channel), credentials="set")
+        credentials = "set" if channel.has_credentials else "none"
+        record(request, "channel.created", channel.name, **_snapshot(channel), credentials=credentials)
         log.info("Channel %s (%s) created by %s", channel.name, vendor, request.user)
         messages.success(request, f"Channel {channel.name} created. Use Test to check its credentials.")
         return redirect("staff-channel", pk=channel.pk)
@@ -160,7 +162,13 @@ def _back(request, channel):
 def channel_test(request, pk):
     channel = get_object_or_404(Channel, pk=pk)
     try:
-        sentence = channel.adaptor.check(services.call_context(channel))
+        context = services.call_context(channel)
+    except CredentialsUnreadable as exc:
+        messages.error(request, f"Test of {channel.name} failed. {exc}: enter the credentials again.")
+        record(request, "channel.tested", channel.name, ok=False, kind="credentials_unreadable")
+        return _back(request, channel)
+    try:
+        sentence = channel.adaptor.check(context)
     except AdaptorError as exc:
         words = TEST_FAILURES.get(exc.kind, TEST_FAILURES["vendor_error"])
         status = f" (HTTP {exc.http_status})" if exc.http_status else ""

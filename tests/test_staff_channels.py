@@ -268,6 +268,13 @@ def test_test_button_scrubs_an_echoed_secret(client, monkeypatch, sandbox):
     assert "Incorrect API key provided: [credential]" in page and "leaky-secret-value" not in page
 
 
+def test_test_button_with_undecryptable_credentials(client, sandbox):
+    Channel.objects.filter(pk=sandbox.pk).update(credentials_encrypted="gAAAA-not-a-token")
+    page = client.post(f"/staff/channels/{sandbox.pk}/test", follow=True).content.decode()
+    assert "cannot be decrypted with the configured keys: enter the credentials again" in page
+    assert AuditEntry.objects.get(action="channel.tested").detail["kind"] == "credentials_unreadable"
+
+
 def test_test_and_status_are_post_only(client, sandbox):
     assert client.get(f"/staff/channels/{sandbox.pk}/test").status_code == 405
     assert client.get(f"/staff/channels/{sandbox.pk}/status").status_code == 405
