@@ -1,10 +1,319 @@
-from django.shortcuts import render
+"""Operator pages (staff only): channels, prices, all tasks, health and the audit log.
+
+Every change is a POST and leaves an AuditEntry; a channel's credentials are never
+rendered, logged or written to the audit log (only "replaced").
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_q.models import OrmQ
 
 from accounts.dashboard import staff_view
+from videos.models import Heartbeat, VideoTask
 
-from .models import Channel
+from . import services
+from .adaptors import registry
+from .adaptors.base import AdaptorError
+from .crypto import CredentialsUnreadable
+from .forms import ChannelForm, PriceForm, TaskFilterForm, credential_label
+from .models import AuditEntry, Channel, Price
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+SUCCESS_WINDOW = timedelta(days=7)
+WORKER_ALIVE = timedelta(minutes=2)
+PREVIEW_SECONDS = (5, 10)
+# Plain words for a failed channel test, by AdaptorError.kind.
+TEST_FAILURES = {
+    "vendor_auth_failed": "The vendor rejected the credentials",
+    "vendor_unavailable": "Could not connect, or the vendor is unavailable",
+    "vendor_timeout": "Timed out waiting for the vendor",
+    "vendor_rejected": "The vendor refused the test request",
+    "vendor_error": "The vendor answered in a way the gateway did not understand",
+}
+CHANNEL_FIELDS = ("name", "vendor", "base_url", "served_models", "model_mapping", "priority", "weight", "options")
+
+
+def record(request, action, target, **detail):
+    """One audit entry for a change made by the signed-in operator. ``detail`` never holds a secret."""
+    AuditEntry.objects.create(user=request.user, action=action, target=str(target)[:200], detail=detail)
+
+
+def paginate(request, queryset, per_page=PAGE_SIZE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+# --- channels ------------------------------------------------------------------------
+
+
+def vendor_labels():
+    return dict(registry.choices())
 
 
 @staff_view
 def channel_list(request):
-    return render(request, "staff/channel_list.html", {"channels": Channel.objects.all()})
+    since = timezone.now() - SUCCESS_WINDOW
+    recent = Q(tasks__finished_at__gte=since)
+    channels = list(
+        Channel.objects.annotate(
+            in_flight=Count("tasks", filter=Q(tasks__status__in=VideoTask.ACTIVE)),
+            finished=Count("tasks", filter=recent & Q(tasks__status__in=VideoTask.TERMINAL)),
+            completed=Count("tasks", filter=recent & Q(tasks__status=VideoTask.Status.COMPLETED)),
+        )
+    )
+    labels = vendor_labels()
+    for channel in channels:
+        channel.vendor_label = labels.get(channel.vendor, channel.vendor)
+        channel.success_rate = round(100 * channel.completed / channel.finished) if channel.finished else None
+    return render(request, "staff/channel_list.html", {"channels": channels, "nav": "channels"})
+
+
+def _form_context(form, adaptor, **extra):
+    return {
+        "form": form,
+        "adaptor": adaptor,
+        "credential_labels": [credential_label(name) for name in adaptor.credential_fields],
+        "nav": "channels",
+        **extra,
+    }
+
+
+@staff_view
+def channel_new(request):
+    vendor = request.GET.get("vendor")
+    if not vendor:
+        return render(request, "staff/channel_vendor.html", {"adaptors": registry.all_adaptors(), "nav": "channels"})
+    try:
+        adaptor = registry.get(vendor)
+    except KeyError:
+        raise Http404("Unknown vendor") from None
+    form = ChannelForm(request.POST or None, adaptor=adaptor)
+    if request.method == "POST" and form.is_valid():
+        channel = Channel()
+        form.apply_to(channel)
+        channel.save()
+        credentials = "set" if channel.has_credentials else "none"
+        record(request, "channel.created", channel.name, **_snapshot(channel), credentials=credentials)
+        log.info("Channel %s (%s) created by %s", channel.name, vendor, request.user)
+        messages.success(request, f"Channel {channel.name} created. Use Test to check its credentials.")
+        return redirect("staff-channel", pk=channel.pk)
+    return render(request, "staff/channel_form.html", _form_context(form, adaptor))
+
+
+def _snapshot(channel):
+    return {field: getattr(channel, field) for field in CHANNEL_FIELDS}
+
+
+@staff_view
+def channel_edit(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    adaptor = channel.adaptor
+    form = ChannelForm(request.POST or None, adaptor=adaptor, channel=channel)
+    if request.method == "POST" and form.is_valid():
+        before = _snapshot(channel)
+        replaced = form.apply_to(channel)
+        channel.save(update_fields=[*CHANNEL_FIELDS, "credentials_encrypted", "updated_at"])
+        after = _snapshot(channel)
+        changes = {
+            field: {"from": before[field], "to": after[field]}
+            for field in CHANNEL_FIELDS
+            if before[field] != after[field]
+        }
+        if replaced:
+            changes["credentials"] = "replaced"
+        if changes:
+            record(request, "channel.updated", channel.name, **changes)
+            messages.success(request, f"Channel {channel.name} saved.")
+        else:
+            messages.info(request, "Nothing changed.")
+        return redirect("staff-channel", pk=channel.pk)
+    return render(request, "staff/channel_form.html", _form_context(form, adaptor, channel=channel))
+
+
+def _scrub(text, channel):
+    """Remove any credential part a vendor may have echoed back in a message."""
+    secret = channel.credentials
+    for part in sorted({secret, *secret.split("|")}, key=len, reverse=True):
+        if len(part) >= 4:
+            text = text.replace(part, "[credential]")
+    return text
+
+
+def _back(request, channel):
+    """Back to the channel list when the button was pressed there, else to the channel's page."""
+    if request.POST.get("next") == "list":
+        return redirect("staff-channels")
+    return redirect("staff-channel", pk=channel.pk)
+
+
+@staff_view
+@require_POST
+def channel_test(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    try:
+        context = services.call_context(channel)
+    except CredentialsUnreadable as exc:
+        messages.error(request, f"Test of {channel.name} failed. {exc}: enter the credentials again.")
+        record(request, "channel.tested", channel.name, ok=False, kind="credentials_unreadable")
+        return _back(request, channel)
+    try:
+        sentence = channel.adaptor.check(context)
+    except AdaptorError as exc:
+        words = TEST_FAILURES.get(exc.kind, TEST_FAILURES["vendor_error"])
+        status = f" (HTTP {exc.http_status})" if exc.http_status else ""
+        messages.error(request, f"Test of {channel.name} failed. {words}{status}: {_scrub(exc.message, channel)}")
+        record(request, "channel.tested", channel.name, ok=False, kind=exc.kind)
+    else:
+        messages.success(request, f"Test of {channel.name} passed. {_scrub(sentence, channel)}")
+        record(request, "channel.tested", channel.name, ok=True)
+    return _back(request, channel)
+
+
+@staff_view
+@require_POST
+def channel_status(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    wanted = request.POST.get("status")
+    if wanted not in (Channel.Status.ENABLED, Channel.Status.DISABLED):
+        raise Http404("Unknown status")
+    if wanted != channel.status:
+        # Only the status changes: last_error stays as the record of why it was disabled.
+        Channel.objects.filter(pk=channel.pk).update(status=wanted, updated_at=timezone.now())
+        action = "channel.enabled" if wanted == Channel.Status.ENABLED else "channel.disabled"
+        record(request, action, channel.name, **{"from": channel.status})
+        log.info("Channel %s %s by %s (was %s)", channel.name, wanted, request.user, channel.status)
+        messages.success(request, f"Channel {channel.name} is now {Channel.Status(wanted).label.lower()}.")
+    return _back(request, channel)
+
+
+# --- prices --------------------------------------------------------------------------
+
+
+def served_models():
+    names = set()
+    for models in Channel.objects.values_list("served_models", flat=True):
+        names.update(models)
+    return sorted(names)
+
+
+def price_preview(price):
+    """What a 5 s and a 10 s video cost at the default tier and at every multiplier tier."""
+    tiers = [("Default (1x)", None)] + [
+        (f"{tier} ({value}x)", tier) for tier, value in sorted(price.resolution_multipliers.items())
+    ]
+    return [{"tier": label, "costs": [price.cost(s, tier) for s in PREVIEW_SECONDS]} for label, tier in tiers]
+
+
+def _price_facts(price):
+    return {"per_second": price.per_second, "per_video": price.per_video, "multipliers": price.resolution_multipliers}
+
+
+@staff_view
+def price_list(request):
+    prices = list(Price.objects.all())
+    for price in prices:
+        price.costs = [price.cost(seconds) for seconds in PREVIEW_SECONDS]
+    priced = {price.model for price in prices}
+    unpriced = [name for name in served_models() if name not in priced]
+    context = {"prices": prices, "unpriced": unpriced, "preview_seconds": PREVIEW_SECONDS, "nav": "prices"}
+    return render(request, "staff/price_list.html", context)
+
+
+@staff_view
+def price_edit(request, pk=None):
+    price = get_object_or_404(Price, pk=pk) if pk is not None else Price()
+    before = _price_facts(price)
+    form = PriceForm(request.POST or None, instance=price, initial={"model": request.GET.get("model", "")})
+    preview = price_preview(price) if price.pk else None
+    if request.method == "POST" and form.is_valid():
+        if "preview" in request.POST:
+            preview = price_preview(form.instance)
+        else:
+            created = price.pk is None
+            price = form.save()
+            action = "price.created" if created else "price.updated"
+            record(request, action, price.model, before=None if created else before, after=_price_facts(price))
+            messages.success(request, f"Price for {price.model} saved.")
+            return redirect("staff-prices")
+    context = {
+        "form": form,
+        "price": price if price.pk else None,
+        "preview": preview,
+        "preview_seconds": PREVIEW_SECONDS,
+        "served_models": served_models(),
+        "nav": "prices",
+    }
+    return render(request, "staff/price_form.html", context)
+
+
+# --- tasks ---------------------------------------------------------------------------
+
+
+@staff_view
+def task_list(request):
+    form = TaskFilterForm(request.GET)
+    tasks = form.filter(VideoTask.objects.select_related("tenant", "channel", "api_key"))
+    page = paginate(request, tasks)
+    return render(request, "staff/task_list.html", {"form": form, "page": page, "nav": "staff-tasks"})
+
+
+@staff_view
+def task_detail(request, public_id):
+    task = get_object_or_404(
+        VideoTask.objects.select_related("tenant", "channel", "api_key", "remixed_from"), public_id=public_id
+    )
+    ledger = task.ledger.order_by("created_at", "id")
+    return render(request, "staff/task_detail.html", {"task": task, "ledger": ledger, "nav": "staff-tasks"})
+
+
+# --- health and audit ----------------------------------------------------------------
+
+
+@staff_view
+def health(request):
+    now = timezone.now()
+    heartbeat = Heartbeat.objects.filter(name="poller").first()
+    age = now - heartbeat.at if heartbeat else None
+    active = VideoTask.objects.active()
+    overdue = active.filter(deadline_at__lt=now)
+    context = {
+        "heartbeat": heartbeat,
+        "worker_alive": age is not None and age < WORKER_ALIVE,
+        "queue_depth": OrmQ.objects.count() if "orm" in settings.Q_CLUSTER else None,
+        "in_flight": active.values("channel__name").annotate(tasks=Count("id")).order_by("-tasks", "channel__name"),
+        "active_count": active.count(),
+        "overdue_count": overdue.count(),
+        "overdue": overdue.select_related("tenant", "channel").order_by("deadline_at")[:20],
+        "failures": VideoTask.objects.filter(status=VideoTask.Status.FAILED)
+        .select_related("tenant", "channel")
+        .order_by("-finished_at", "-id")[:10],
+        "troubled_channels": Channel.objects.exclude(status=Channel.Status.ENABLED),
+        "nav": "health",
+    }
+    return render(request, "staff/health.html", context)
+
+
+@staff_view
+def audit_log(request):
+    entries = AuditEntry.objects.select_related("user")
+    query = request.GET.get("q", "").strip()
+    if query:
+        entries = entries.filter(Q(target__icontains=query) | Q(action__icontains=query))
+    page = paginate(request, entries)
+    return render(request, "staff/audit_log.html", {"page": page, "query": query, "nav": "audit"})
+
+
+@staff_view
+def staff_home(request):
+    return redirect(reverse("staff-channels"))

@@ -1,0 +1,326 @@
+"""Operator forms: channels (with write-only credentials), prices, and the all-tasks filter.
+
+Money is entered in US dollars (at most six decimals) and stored in units (1,000,000 units = 1 USD), exactly.
+"""
+
+import json
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q
+
+from accounts.models import Tenant
+from videos.models import VideoTask
+
+from .models import Channel, Price
+
+# Words that read better in capitals when a credential field name becomes a label.
+_LABEL_WORDS = {"api": "API", "id": "ID", "ak": "AK", "sk": "SK"}
+NO_MODELS = "Name at least one model this channel serves."
+
+
+def credential_label(name):
+    words = [_LABEL_WORDS.get(word, word) for word in name.split("_")]
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
+
+
+def parse_model_list(text):
+    """Model names, one per line or comma-separated; order kept, duplicates dropped."""
+    names = []
+    for line in (text or "").replace(",", "\n").splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        if any(ch.isspace() for ch in name):
+            raise forms.ValidationError(f"'{name}' is not a model name: names have no spaces.")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def parse_pairs(text, what):
+    """``key = value`` lines (``#`` starts a comment), or a JSON object, as an ordered dict of strings.
+
+    ``what`` names the two sides for error messages, e.g. ("requested model", "upstream model").
+    """
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if text.startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("The JSON must be an object.")
+        pairs = list(data.items())
+        where = {key: f"entry '{key}'" for key, _ in pairs}
+    else:
+        pairs, where = [], {}
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.count("=") != 1:
+                raise forms.ValidationError(f"Line {number}: write '{what[0]} = {what[1]}' (one '=').")
+            key, value = (side.strip() for side in line.split("="))
+            if key in where:
+                raise forms.ValidationError(f"Line {number}: '{key}' appears twice.")
+            pairs.append((key, value))
+            where[key] = f"line {number}"
+    result = {}
+    for key, value in pairs:
+        value = value if isinstance(value, str) else json.dumps(value)
+        for side, label in ((key, what[0]), (value, what[1])):
+            if not side or any(ch.isspace() for ch in side):
+                raise forms.ValidationError(f"{where[key].capitalize()}: the {label} is missing or has spaces.")
+        result[key] = value
+    return result
+
+
+def units_to_usd(units):
+    return Decimal(units) / settings.GATEWAY_UNITS_PER_USD
+
+
+class UsdField(forms.DecimalField):
+    """Dollars in the form, units in cleaned_data."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("decimal_places", 6)
+        super().__init__(max_digits=16, **kwargs)
+
+    def prepare_value(self, value):
+        return format(units_to_usd(value).normalize(), "f") if isinstance(value, int) else value
+
+    def clean(self, value):
+        amount = super().clean(value)
+        # Exact: at most six decimals were accepted, and 1 unit = $0.000001.
+        return None if amount is None else int(amount * settings.GATEWAY_UNITS_PER_USD)
+
+
+class ChannelForm(forms.Form):
+    """A channel of one vendor. The vendor's credential parts are write-only inputs.
+
+    Editing: leaving every credential input empty keeps the saved secret; entering any
+    of them replaces it, which needs every part.
+    """
+
+    name = forms.CharField(max_length=100)
+    base_url = forms.URLField(
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        label="Base URL",
+        help_text="Blank: the vendor's default.",
+    )
+    served_models = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": NO_MODELS},
+        help_text="The model names clients may request; one per line or comma-separated.",
+    )
+    model_mapping = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "my-model = vendor-model-name"}),
+        required=False,
+        help_text="Optional: one 'requested = upstream' per line (or a JSON object) when the vendor's name differs.",
+    )
+    priority = forms.IntegerField(initial=0, help_text="Higher is tried first.")
+    weight = forms.IntegerField(initial=1, min_value=0, help_text="Share of traffic among channels of one priority.")
+    options = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "{}"}),
+        required=False,
+        help_text="Vendor-specific options as a JSON object; blank for none.",
+    )
+
+    def __init__(self, *args, adaptor, channel=None, **kwargs):
+        self.adaptor = adaptor
+        self.channel = channel
+        if channel is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": channel.name,
+                    "base_url": channel.base_url,
+                    "served_models": "\n".join(channel.served_models),
+                    "model_mapping": "\n".join(f"{k} = {v}" for k, v in channel.model_mapping.items()),
+                    "priority": channel.priority,
+                    "weight": channel.weight,
+                    "options": json.dumps(channel.options, indent=2) if channel.options else "",
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.fields["base_url"].widget.attrs["placeholder"] = adaptor.default_base_url
+        if adaptor.known_models:
+            self.fields["served_models"].widget.attrs["placeholder"] = "\n".join(adaptor.known_models[:3])
+        self.secret_saved = bool(channel and channel.has_credentials)
+        for field_name in adaptor.credential_fields:
+            self.fields[f"credential_{field_name}"] = forms.CharField(
+                label=credential_label(field_name),
+                required=False,
+                strip=True,
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            )
+
+    @property
+    def credential_inputs(self):
+        return [self[f"credential_{name}"] for name in self.adaptor.credential_fields]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        taken = Channel.objects.filter(name=name)
+        if self.channel is not None:
+            taken = taken.exclude(pk=self.channel.pk)
+        if taken.exists():
+            raise forms.ValidationError("Another channel already has this name.")
+        return name
+
+    def clean_served_models(self):
+        models = parse_model_list(self.cleaned_data["served_models"])
+        if not models:
+            raise forms.ValidationError(NO_MODELS)
+        return models
+
+    def clean_model_mapping(self):
+        return parse_pairs(self.cleaned_data["model_mapping"], ("requested model", "upstream model"))
+
+    def clean_options(self):
+        text = self.cleaned_data["options"].strip()
+        if not text:
+            return {}
+        try:
+            options = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        if not isinstance(options, dict):
+            raise forms.ValidationError('Options must be a JSON object, like {"delay": 5}.')
+        return options
+
+    def clean(self):
+        cleaned = super().clean()
+        served, mapping = cleaned.get("served_models"), cleaned.get("model_mapping")
+        if served is not None and mapping:
+            unserved = [name for name in mapping if name not in served]
+            if unserved:
+                self.add_error(
+                    "model_mapping",
+                    f"Mapped but not served: {', '.join(unserved)}. Add them to the served models or drop the lines.",
+                )
+        cleaned["credentials"] = self._credentials()
+        return cleaned
+
+    def _credentials(self):
+        """The new credential string, or None to keep the saved one (never echoed in errors)."""
+        names = self.adaptor.credential_fields
+        if not names:
+            return "" if self.channel is None else None
+        parts = [self.cleaned_data.get(f"credential_{name}", "") for name in names]
+        if not any(parts) and self.secret_saved:
+            return None
+        if not all(parts):
+            missing = ", ".join(credential_label(n) for n, part in zip(names, parts, strict=True) if not part)
+            verb = "To replace the saved credentials, enter every part" if self.secret_saved else "Enter every part"
+            self.add_error(None, f"{verb}; missing: {missing}.")
+            return None
+        if any("|" in part for part in parts):
+            self.add_error(None, "A credential part cannot contain '|'.")
+            return None
+        try:
+            return self.adaptor.parse_credentials("|".join(parts))
+        except ValueError as exc:
+            self.add_error(None, str(exc))
+            return None
+
+    def apply_to(self, channel):
+        """Copy the cleaned values onto ``channel``; returns True when the credentials were replaced."""
+        data = self.cleaned_data
+        channel.vendor = self.adaptor.vendor
+        for field in ("name", "base_url", "served_models", "model_mapping", "priority", "weight", "options"):
+            setattr(channel, field, data[field])
+        if data["credentials"] is None:
+            return False
+        channel.credentials = data["credentials"]
+        return True
+
+
+class PriceForm(forms.ModelForm):
+    per_second = UsdField(label="Per second (USD)", initial=0, help_text="Charged for every second of video.")
+    per_video = UsdField(label="Per video (USD)", initial=0, help_text="A flat charge per video.")
+    resolution_multipliers = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "480p = 0.5\n1080p = 1.5"}),
+        required=False,
+        help_text="One 'resolution = multiplier' per line; resolutions not listed cost 1x.",
+    )
+
+    class Meta:
+        model = Price
+        fields = ["model", "per_second", "per_video", "resolution_multipliers"]
+        widgets = {"model": forms.TextInput(attrs={"list": "served-models"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["resolution_multipliers"] = "\n".join(
+                f"{tier} = {value}" for tier, value in self.instance.resolution_multipliers.items()
+            )
+
+    def clean_model(self):
+        name = self.cleaned_data["model"].strip()
+        if any(ch.isspace() for ch in name):
+            raise forms.ValidationError("A model name has no spaces.")
+        return name
+
+    def clean_resolution_multipliers(self):
+        pairs = parse_pairs(self.cleaned_data["resolution_multipliers"], ("resolution", "multiplier"))
+        multipliers = {}
+        for tier, value in pairs.items():
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                number = None
+            if number is None or not number.is_finite() or number < 0:
+                raise forms.ValidationError(f"The multiplier for '{tier}' must be 0 or more, not '{value}'.")
+            multipliers[tier.lower()] = str(number)
+        return multipliers
+
+
+def _choices(values, everything):
+    return [("", everything)] + [(value, value) for value in values]
+
+
+class TaskFilterForm(forms.Form):
+    """The all-tasks filters; every field is optional and an invalid one is ignored."""
+
+    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
+    status = forms.ChoiceField(required=False, choices=[("", "Any status")] + VideoTask.Status.choices)
+    model = forms.CharField(required=False)
+    tenant = forms.ChoiceField(required=False)
+    channel = forms.ChoiceField(required=False)
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].choices = _choices(Tenant.objects.values_list("name", flat=True), "Any tenant")
+        self.fields["channel"].choices = _choices(Channel.objects.values_list("name", flat=True), "Any channel")
+
+    def filter(self, tasks):
+        self.is_valid()
+        data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+        if "q" in data:
+            q = data["q"].strip()
+            tasks = tasks.filter(Q(public_id=q) | Q(vendor_task_id=q) | Q(prompt__icontains=q))
+        if "status" in data:
+            tasks = tasks.filter(status=data["status"])
+        if "model" in data:
+            tasks = tasks.filter(model=data["model"].strip())
+        if "tenant" in data:
+            tasks = tasks.filter(tenant__name=data["tenant"])
+        if "channel" in data:
+            tasks = tasks.filter(channel__name=data["channel"])
+        if "since" in data:
+            tasks = tasks.filter(created_at__date__gte=data["since"])
+        if "until" in data:
+            tasks = tasks.filter(created_at__date__lte=data["until"])
+        return tasks
