@@ -183,7 +183,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 # django-q2: the ORM broker needs nothing else running; GATEWAY_QUEUE=redis uses REDIS_URL.
 Q_CLUSTER = {
     "name": "gateway",
-    "workers": env_int("GATEWAY_WORKERS", 2),
+    "workers": env_int("GATEWAY_WORKERS", 3),  # one is usually busy with the poll tick
     "timeout": 90,  # a poll tick runs for GATEWAY_TICK_SECONDS (< timeout)
     "retry": 120,  # must exceed timeout, or a running tick is handed out twice
     "max_attempts": 3,
