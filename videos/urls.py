@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import models, openai, unified
+from .api import models, native_kling, openai, unified
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
@@ -10,4 +10,8 @@ urlpatterns = [
     path("v1/video/generations", unified.Generations.as_view()),
     path("v1/video/generations/<str:task_id>", unified.Generation.as_view()),
     path("v1/models", models.ModelList.as_view()),
+    path("kling/v1/videos/text2video", native_kling.Videos.as_view(action="text2video")),
+    path("kling/v1/videos/image2video", native_kling.Videos.as_view(action="image2video")),
+    path("kling/v1/videos/text2video/<str:task_id>", native_kling.Video.as_view(action="text2video")),
+    path("kling/v1/videos/image2video/<str:task_id>", native_kling.Video.as_view(action="image2video")),
 ]
