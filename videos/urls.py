@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import models, native_kling, openai, unified
+from .api import models, native_dashscope, native_kling, openai, unified
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
@@ -14,4 +14,17 @@ urlpatterns = [
     path("kling/v1/videos/image2video", native_kling.Videos.as_view(action="image2video")),
     path("kling/v1/videos/text2video/<str:task_id>", native_kling.Video.as_view(action="text2video")),
     path("kling/v1/videos/image2video/<str:task_id>", native_kling.Video.as_view(action="image2video")),
+    # DashScope: "api/v1/" is what the dashscope SDK calls; "alibailian/api/v1/" is new-api-style gateways' prefix.
+    path("api/v1/services/aigc/video-generation/video-synthesis", native_dashscope.Synthesis.as_view()),
+    path("api/v1/services/aigc/image2video/video-synthesis", native_dashscope.Synthesis.as_view()),
+    path("api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
+    path(
+        "alibailian/api/v1/services/aigc/video-generation/video-synthesis",
+        native_dashscope.Synthesis.as_view(require_async=False),
+    ),
+    path(
+        "alibailian/api/v1/services/aigc/image2video/video-synthesis",
+        native_dashscope.Synthesis.as_view(require_async=False),
+    ),
+    path("alibailian/api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
 ]
