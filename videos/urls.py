@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import models, native_dashscope, native_kling, openai, unified
+from .api import models, native_dashscope, native_jimeng, native_kling, openai, unified
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
@@ -27,4 +27,6 @@ urlpatterns = [
         native_dashscope.Synthesis.as_view(require_async=False),
     ),
     path("alibailian/api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
+    path("jimeng/", native_jimeng.Jimeng.as_view()),
+    path("jimeng", native_jimeng.Jimeng.as_view()),
 ]
