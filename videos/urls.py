@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import models, native_dashscope, native_jimeng, native_kling, openai, unified
+from .api import models, native_dashscope, native_jimeng, native_kling, native_vidu, openai, unified
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
@@ -29,4 +29,9 @@ urlpatterns = [
     path("alibailian/api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
     path("jimeng/", native_jimeng.Jimeng.as_view()),
     path("jimeng", native_jimeng.Jimeng.as_view()),
+    path("vidu/ent/v2/text2video", native_vidu.Create.as_view(endpoint="text2video")),
+    path("vidu/ent/v2/img2video", native_vidu.Create.as_view(endpoint="img2video")),
+    path("vidu/ent/v2/start-end2video", native_vidu.Create.as_view(endpoint="start-end2video")),
+    path("vidu/ent/v2/reference2video", native_vidu.Create.as_view(endpoint="reference2video")),
+    path("vidu/ent/v2/tasks/<str:task_id>/creations", native_vidu.Creations.as_view()),
 ]
