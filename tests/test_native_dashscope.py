@@ -254,7 +254,7 @@ def test_sdk_async_call_fetch_wait(sdk, wan, sim, tenant):
     assert sent["parameters"] == {"duration": 5, "size": "1280*720", "seed": 7}
     fetched = VideoSynthesis.fetch(created)
     assert fetched.status_code == 200 and fetched.output.task_id == created.output.task_id
-    done = VideoSynthesis.wait(created)
+    done = VideoSynthesis.wait(created, wait_timeout=30)  # a broken gateway fails, not hangs
     assert done.status_code == 200 and done.output.task_status == "SUCCEEDED"
     assert done.usage.video_count == 1 and done.usage.video_duration == 5
     assert httpx.get(done.output.video_url).content == sample_video_bytes(5)
@@ -265,10 +265,15 @@ def test_sdk_async_call_fetch_wait(sdk, wan, sim, tenant):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("poller")
 def test_sdk_call_image_to_video_and_kf2v(sdk, wan, sim):
-    done = VideoSynthesis.call(model="wan2.5-i2v-preview", prompt="x", img_url="https://x.test/a.png", duration=10)
+    done = VideoSynthesis.call(
+        model="wan2.5-i2v-preview", prompt="x", img_url="https://x.test/a.png", duration=10, wait_timeout=30
+    )
     assert done.status_code == 200 and done.output.task_status == "SUCCEEDED", (done.code, done.message)
     kf2v = VideoSynthesis.call(
-        model="wan2.2-kf2v-flash", first_frame_url="https://x.test/a.png", last_frame_url="https://x.test/b.png"
+        model="wan2.2-kf2v-flash",
+        first_frame_url="https://x.test/a.png",
+        last_frame_url="https://x.test/b.png",
+        wait_timeout=30,
     )
     assert kf2v.output.task_status == "SUCCEEDED"
     assert sim.calls("POST")[-1].path == "/api/v1/services/aigc/image2video/video-synthesis"
@@ -280,6 +285,6 @@ def test_sdk_sees_errors_and_unknown_tasks(sdk, wan):
     assert bad.status_code == 400 and bad.code == "InvalidParameter" and bad.message
     unknown = VideoSynthesis.fetch("video_missing")
     assert unknown.status_code == 200 and unknown.output.task_status == "UNKNOWN"
-    assert VideoSynthesis.wait("video_missing").output.task_status == "UNKNOWN"
+    assert VideoSynthesis.wait("video_missing", wait_timeout=30).output.task_status == "UNKNOWN"
     denied = VideoSynthesis.async_call(model="wanx2.1-t2v-turbo", prompt="x", api_key="sk-wrong")
     assert denied.status_code == 401 and denied.code == "InvalidApiKey"
