@@ -1,0 +1,189 @@
+"""Alibaba DashScope (Bailian) native dialect, as the official ``dashscope`` SDK speaks it:
+``POST .../services/aigc/{video-generation,image2video}/video-synthesis`` with
+``{model, input{...}, parameters{...}}`` and ``GET .../tasks/{task_id}``, served under
+``/api/v1/`` (a DashScope base URL of ``http://HOST/api/v1`` works) and ``/alibailian/api/v1/``.
+
+Answers are DashScope's: ``{request_id, output{task_id, task_status, ...}, usage{...}}``, a
+failed task inside ``output`` with HTTP 200, ``UNKNOWN`` for an id this key cannot see, and
+errors as ``{request_id, code, message}``. Duration, size and resolution are billed by the
+DashScope adaptor's plan(); other ``parameters`` pass through to the vendor untouched.
+"""
+
+import json
+import re
+import uuid
+from datetime import timedelta, timezone
+
+from rest_framework.parsers import JSONParser, ParseError
+from rest_framework.response import Response
+
+from .. import services, signing
+from ..errors import AUTHENTICATION, PERMISSION, GatewayError
+from ..models import VideoTask
+from .base import DialectView
+from .parsing import as_text, build_request
+
+BEIJING = timezone(timedelta(hours=8))
+STATUS = {
+    VideoTask.Status.QUEUED: "PENDING",
+    VideoTask.Status.IN_PROGRESS: "RUNNING",
+    VideoTask.Status.COMPLETED: "SUCCEEDED",
+    VideoTask.Status.FAILED: "FAILED",
+}
+# input keys: canonical ones, and the ones the adaptor places back into ``input``.
+IMAGE_INPUTS = ("img_url", "first_frame_url", "last_frame_url")
+PASSED_INPUTS = ("audio_url", "template")
+# The SDK always adds "extend_prompt" (deprecated prompt_extend) and "function" (the endpoint's name).
+KNOWN_INPUTS = ("prompt", "negative_prompt", "extend_prompt", "function", *IMAGE_INPUTS, *PASSED_INPUTS)
+CANONICAL_PARAMETERS = ("size", "resolution", "duration", "seed")
+CODES = {
+    "missing_model": "BadRequest.EmptyModel",
+    "insufficient_balance": "Arrearage",
+    "key_spend_limit_reached": "Arrearage",
+    "content_moderation": "DataInspectionFailed",
+    "vendor_timeout": "RequestTimeOut",
+    "no_channel_available": "ServiceUnavailable",
+    "vendor_unavailable": "ServiceUnavailable",
+}
+TASK_CODES = {"content_moderation": "DataInspectionFailed", "deadline_exceeded": "RequestTimeOut"}
+COMMENT_RE = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*')
+
+
+def dashscope_code(error):
+    if error.code in CODES:
+        return CODES[error.code]
+    if error.kind == AUTHENTICATION:
+        return "InvalidApiKey"
+    if error.kind == PERMISSION:
+        return "AccessDenied"
+    if error.status == 429:
+        return "Throttling"
+    return "InternalError" if error.status >= 500 else "InvalidParameter"
+
+
+class LenientJSONParser(JSONParser):
+    """JSON that may carry ``//`` line comments, as the vendor docs' own curl example does."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        text = stream.read().decode("utf-8") if stream else ""
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+        try:
+            return json.loads(COMMENT_RE.sub(lambda match: match.group(1) or "", text))
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def _time(value):
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if value else None
+
+
+def _number(value):
+    return int(value) if float(value).is_integer() else value
+
+
+def task_output(request, task):
+    output = {"task_id": task.public_id, "task_status": STATUS[task.status], "submit_time": _time(task.created_at)}
+    if task.submitted_at:
+        output["scheduled_time"] = _time(task.started_at or task.submitted_at)
+    if task.finished_at:
+        output["end_time"] = _time(task.finished_at)
+    if task.status == VideoTask.Status.COMPLETED:
+        output["video_url"] = signing.signed_content_url(request, task)
+        output["orig_prompt"] = task.prompt
+    elif task.status == VideoTask.Status.FAILED:
+        output["code"] = TASK_CODES.get(task.error_code, "InternalError")
+        output["message"] = task.error_message
+    return output
+
+
+def task_usage(task):
+    return {
+        "video_duration": _number(task.seconds_produced or task.seconds),
+        "video_ratio": task.size.replace("x", "*") if task.size else "standard",
+        "video_count": 1,
+    }
+
+
+class DashScopeView(DialectView):
+    route = VideoTask.Route.DASHSCOPE
+
+    def error_body(self, error):
+        return {"request_id": str(uuid.uuid4()), "code": dashscope_code(error), "message": error.message}
+
+    def handle_error(self, exc, context):
+        response = super().handle_error(exc, context)
+        if response.status_code == 402:  # DashScope answers Arrearage with 400
+            response.status_code = 400
+        return response
+
+    def tasks(self):
+        return super().tasks().filter(route=self.route)
+
+
+class Synthesis(DashScopeView):
+    """Create. ``require_async``: DashScope refuses a create without ``X-DashScope-Async: enable``;
+    the ``/alibailian`` route, like the gateway it imitates, also takes none (but not another value)."""
+
+    parser_classes = [LenientJSONParser]
+    require_async = True
+
+    def post(self, request):
+        mode = request.headers.get("X-DashScope-Async")
+        if mode != "enable" and (self.require_async or mode is not None):
+            raise GatewayError(
+                403, "async_required", "current user api does not support synchronous calls", kind=PERMISSION
+            )
+        data = self.body()
+        model = as_text(data.get("model"), "model", required=True)
+        inputs, parameters = data.get("input"), data.get("parameters") or {}
+        if not isinstance(inputs, dict):
+            raise GatewayError(400, "missing_input", 'Required parameter "input" missing from request.', param="input")
+        if not isinstance(parameters, dict):
+            raise GatewayError(400, "invalid_parameters", '"parameters" must be an object.', param="parameters")
+        unknown = sorted(set(inputs) - set(KNOWN_INPUTS))
+        if unknown:
+            raise GatewayError(
+                400, "unsupported_parameter", f"input.{unknown[0]} is not supported by this gateway.", param="input"
+            )
+        if inputs.get("img_url") and inputs.get("first_frame_url"):
+            raise GatewayError(400, "conflicting_parameters", "Give input.img_url or input.first_frame_url, not both.")
+        extra = {key: inputs[key] for key in PASSED_INPUTS if key in inputs}
+        extra.update({key: value for key, value in parameters.items() if key not in CANONICAL_PARAMETERS})
+        if inputs.get("extend_prompt") is False and "prompt_extend" not in parameters:
+            extra["prompt_extend"] = False  # the deprecated spelling of the same switch
+        canonical = build_request(
+            model,
+            as_text(inputs.get("prompt"), "prompt"),
+            {
+                "negative_prompt": inputs.get("negative_prompt"),
+                "image": inputs.get("img_url") or inputs.get("first_frame_url"),
+                "last_frame": inputs.get("last_frame_url"),
+                "size": parameters.get("size"),
+                "resolution": parameters.get("resolution"),
+                "seconds": parameters.get("duration"),
+                "seed": parameters.get("seed"),
+            },
+            extra=extra,
+        )
+        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, vendor="dashscope")
+        return Response(
+            {"request_id": str(uuid.uuid4()), "output": {"task_id": task.public_id, "task_status": "PENDING"}}
+        )
+
+
+class Task(DashScopeView):
+    """Query. An id this key cannot see answers ``UNKNOWN`` with HTTP 200, as DashScope does."""
+
+    def get(self, request, task_id):
+        task = self.tasks().filter(public_id=task_id).first()
+        body = {"request_id": str(uuid.uuid4())}
+        if task is None:
+            body["output"] = {"task_id": task_id, "task_status": "UNKNOWN"}
+            return Response(body)
+        body["output"] = task_output(request, task)
+        if task.status == VideoTask.Status.COMPLETED:
+            body["usage"] = task_usage(task)
+        return Response(body)

@@ -1,0 +1,161 @@
+"""Vidu native dialect: ``POST /vidu/ent/v2/{text2video,img2video,start-end2video,reference2video}``
+and ``GET /vidu/ent/v2/tasks/{id}/creations``, with ``Authorization: Token sk-...`` (or Bearer).
+
+The endpoint fixes how ``images`` are read: none, the first frame, first and last frames, or
+reference images; the Vidu adaptor then picks the same endpoint upstream. ``model``,
+``duration`` and ``resolution`` are billed; ``style``, ``movement_amplitude``, ``bgm``,
+``payload`` and other fields pass through. Errors are Vidu's ``{code, reason, message, metadata}``.
+"""
+
+import uuid
+
+from rest_framework.response import Response
+
+from accounts.auth import BearerOrTokenAuthentication
+
+from .. import services, signing
+from ..errors import AUTHENTICATION, PERMISSION, GatewayError
+from ..models import VideoTask
+from .base import DialectView
+from .parsing import as_text, build_request
+
+TEXT2VIDEO = "text2video"
+IMG2VIDEO = "img2video"
+START_END = "start-end2video"
+REFERENCE = "reference2video"
+IMAGE_COUNTS = {TEXT2VIDEO: (0, 0), IMG2VIDEO: (1, 1), START_END: (2, 2), REFERENCE: (1, 7)}
+CANONICAL = ("model", "prompt", "images", "duration", "resolution", "aspect_ratio", "seed")
+STATE = {
+    VideoTask.Status.QUEUED: "queueing",
+    VideoTask.Status.IN_PROGRESS: "processing",
+    VideoTask.Status.COMPLETED: "success",
+    VideoTask.Status.FAILED: "failed",
+}
+REASONS = {
+    "missing_api_key": "Unauthorized",
+    "not_found": "TaskNotFound",
+    "insufficient_balance": "CreditInsufficient",
+    "key_spend_limit_reached": "CreditInsufficient",
+    "content_moderation": "TaskPromptPolicyViolation",
+    "model_not_found": "ModelUnavailable",
+    "no_channel_available": "ModelUnavailable",
+    "invalid_body": "BadRequest",
+    "unwanted_images": "FieldUnwanted",
+    "image_count": "FieldItemCountOutOfRange",
+}
+FAILURE_REASONS = {"content_moderation": "CreationPolicyViolation", "vendor_failed": "InternalServiceFailure"}
+
+
+def vidu_reason(error):
+    if error.code in REASONS:
+        return REASONS[error.code]
+    if error.kind == AUTHENTICATION:
+        return "Unauthorized"
+    if error.kind == PERMISSION:
+        return "Forbidden"
+    if error.code.startswith("missing_") or error.code.endswith("_required"):
+        return "FieldLacking"
+    if error.status == 429:
+        return "TooManyRequests"
+    return "InternalServiceFailure" if error.status >= 500 else "FieldInvalid"
+
+
+class ViduView(DialectView):
+    route = VideoTask.Route.VIDU
+    authentication_classes = [BearerOrTokenAuthentication]
+
+    def error_body(self, error):
+        status = 400 if error.status == 402 else error.status
+        metadata = {"trace_id": uuid.uuid4().hex}
+        return {"code": status, "reason": vidu_reason(error), "message": error.message, "metadata": metadata}
+
+    def handle_error(self, exc, context):
+        response = super().handle_error(exc, context)
+        response.status_code = response.data["code"]
+        return response
+
+    def tasks(self):
+        return super().tasks().filter(route=self.route)
+
+
+class Create(ViduView):
+    """``endpoint`` is set per URL."""
+
+    endpoint = TEXT2VIDEO
+
+    def post(self, request):
+        data = self.body()
+        if data.get("callback_url"):
+            raise GatewayError(
+                400, "unsupported_parameter", "callback_url is not supported: query the task.", param="callback_url"
+            )
+        images = self._images(data.get("images"))
+        fields = {
+            "seconds": data.get("duration"),
+            "resolution": data.get("resolution"),
+            "aspect_ratio": data.get("aspect_ratio"),
+            "seed": data.get("seed"),
+        }
+        if self.endpoint == REFERENCE:
+            fields["reference_images"] = images
+        elif images:
+            fields["image"] = images[0]
+            fields["last_frame"] = images[1] if len(images) > 1 else None
+        canonical = build_request(
+            as_text(data.get("model"), "model", required=True),
+            as_text(data.get("prompt"), "prompt"),
+            fields,
+            extra={key: value for key, value in data.items() if key not in CANONICAL},
+        )
+        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, vendor="vidu")
+        answer = {
+            key: data[key] for key in ("style", "movement_amplitude", "bgm", "payload", "off_peak") if key in data
+        }
+        answer.update(
+            task_id=task.public_id,
+            state="created",
+            model=task.model,
+            prompt=task.prompt,
+            images=images,
+            duration=task.seconds,
+            seed=canonical.seed if canonical.seed is not None else 0,
+            resolution=task.resolution,
+            created_at=task.created_at.isoformat().replace("+00:00", "Z"),
+        )
+        if self.endpoint in (TEXT2VIDEO, REFERENCE):
+            answer["aspect_ratio"] = canonical.aspect_ratio or "16:9"
+        return Response(answer)
+
+    def _images(self, images):
+        low, high = IMAGE_COUNTS[self.endpoint]
+        if self.endpoint == TEXT2VIDEO:
+            if images is not None:
+                raise GatewayError(400, "unwanted_images", "unwanted field: images", param="images")
+            return []
+        if not isinstance(images, list) or not low <= len(images) <= high:
+            raise GatewayError(400, "image_count", "field item count out of range: images", param="images")
+        return images
+
+
+class Creations(ViduView):
+    def get(self, request, task_id):
+        task = self.get_task(task_id)
+        creations = []
+        if task.status == VideoTask.Status.COMPLETED:
+            url = signing.signed_content_url(request, task)
+            creations = [{"id": task.public_id, "url": url, "cover_url": "", "watermarked_url": url}]
+        err_code = ""
+        if task.status == VideoTask.Status.FAILED:
+            err_code = FAILURE_REASONS.get(task.error_code, "InternalServiceFailure")
+        extra = task.params.get("extra") or {}
+        return Response(
+            {
+                "id": task.public_id,
+                "state": STATE[task.status],
+                "err_code": err_code,
+                "payload": extra.get("payload", ""),
+                "bgm": extra.get("bgm", False),
+                "off_peak": extra.get("off_peak", False),
+                "creations": creations,
+            }
+        )
