@@ -140,8 +140,9 @@ class Adaptor:
         if len(self.credential_fields) > 1:
             parts = [part.strip() for part in value.split("|")]
             if len(parts) != len(self.credential_fields) or not all(parts):
-                raise ValueError(f"{self.label} needs {self.credential_format} ({len(self.credential_fields)} "
-                                 "values joined by '|')")
+                raise ValueError(
+                    f"{self.label} needs {self.credential_format} ({len(self.credential_fields)} values joined by '|')"
+                )
             return "|".join(parts)
         if not value:
             raise ValueError(f"{self.label} needs an {self.credential_format}")

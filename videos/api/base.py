@@ -62,9 +62,14 @@ class AnyAccept(DefaultContentNegotiation):
 class DialectView(APIView):
     route = VideoTask.Route.OPENAI
     content_negotiation_class = AnyAccept
+    own_route_only = False  # native dialects see only the tasks created through them
 
     def error_body(self, error):
         raise NotImplementedError
+
+    def error_status(self, error, body):
+        """The HTTP status for an error; vendors' native wires use their own."""
+        return error.status
 
     def get_exception_handler(self):
         return self.handle_error
@@ -76,7 +81,8 @@ class DialectView(APIView):
             error = GatewayError(
                 500, "internal_error", "The gateway failed; the request was not processed.", kind=SERVER
             )
-        response = Response(self.error_body(error), status=error.status)
+        body = self.error_body(error)
+        response = Response(body, status=self.error_status(error, body))
         if error.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         for name, value in error.headers.items():
@@ -98,7 +104,8 @@ class DialectView(APIView):
         return self.request.user.tenant
 
     def tasks(self):
-        return VideoTask.objects.for_tenant(self.tenant)
+        tasks = VideoTask.objects.for_tenant(self.tenant)
+        return tasks.filter(route=self.route) if self.own_route_only else tasks
 
     def get_task(self, public_id):
         task = self.tasks().select_related("channel", "remixed_from").filter(public_id=public_id).first()

@@ -113,14 +113,10 @@ class DashScopeView(DialectView):
     def error_body(self, error):
         return {"request_id": str(uuid.uuid4()), "code": dashscope_code(error), "message": error.message}
 
-    def handle_error(self, exc, context):
-        response = super().handle_error(exc, context)
-        if response.status_code == 402:  # DashScope answers Arrearage with 400
-            response.status_code = 400
-        return response
+    own_route_only = True
 
-    def tasks(self):
-        return super().tasks().filter(route=self.route)
+    def error_status(self, error, body):
+        return 400 if error.status == 402 else error.status  # DashScope answers Arrearage with 400
 
 
 class Synthesis(DashScopeView):

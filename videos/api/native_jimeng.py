@@ -96,14 +96,10 @@ class Jimeng(DialectView):
             return {"ResponseMetadata": metadata}
         return envelope(getattr(self, "started", time.monotonic()), None, business_code(error), error.message)
 
-    def handle_error(self, exc, context):
-        response = super().handle_error(exc, context)
-        if "code" in response.data:
-            response.status_code = HTTP_STATUS[response.data["code"]]
-        return response
+    own_route_only = True
 
-    def tasks(self):
-        return super().tasks().filter(route=self.route)
+    def error_status(self, error, body):
+        return HTTP_STATUS[body["code"]] if "code" in body else error.status
 
     def post(self, request):
         action = request.query_params.get("Action")

@@ -104,16 +104,13 @@ class KlingView(DialectView):
     def error_body(self, error):
         return {"code": kling_code(error), "message": error.message, "request_id": str(uuid.uuid4()), "data": None}
 
-    def handle_error(self, exc, context):
-        response = super().handle_error(exc, context)
-        response.status_code = HTTP_STATUS.get(response.data["code"], response.status_code)
-        return response
+    own_route_only = True
+
+    def error_status(self, error, body):
+        return HTTP_STATUS.get(body["code"], error.status)
 
     def envelope(self, data):
         return Response({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
-
-    def tasks(self):
-        return super().tasks().filter(route=self.route)
 
 
 class Videos(KlingView):

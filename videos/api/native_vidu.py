@@ -69,13 +69,10 @@ class ViduView(DialectView):
         metadata = {"trace_id": uuid.uuid4().hex}
         return {"code": status, "reason": vidu_reason(error), "message": error.message, "metadata": metadata}
 
-    def handle_error(self, exc, context):
-        response = super().handle_error(exc, context)
-        response.status_code = response.data["code"]
-        return response
+    own_route_only = True
 
-    def tasks(self):
-        return super().tasks().filter(route=self.route)
+    def error_status(self, error, body):
+        return body["code"]
 
 
 class Create(ViduView):
