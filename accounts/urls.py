@@ -10,4 +10,8 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("switch/", views.switch_tenant, name="switch-tenant"),
+    path("keys/", views.key_list, name="key-list"),
+    path("keys/new/", views.key_create, name="key-create"),
+    path("keys/<str:lookup>/edit/", views.key_edit, name="key-edit"),
+    path("keys/<str:lookup>/revoke/", views.key_revoke, name="key-revoke"),
 ]
