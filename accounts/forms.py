@@ -1,4 +1,4 @@
-"""Dashboard forms: API key limits."""
+"""Dashboard forms: API key limits and the usage period."""
 
 import ipaddress
 import re
@@ -10,6 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels.models import Channel, Price
+
+from .usage import DEFAULT_DAYS, MAX_DAYS, PRESETS, Period
 
 
 def known_models():
@@ -109,3 +111,35 @@ class KeyForm(forms.Form):
     def limits(self):
         """The cleaned fields as ApiKey attributes."""
         return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class PeriodForm(forms.Form):
+    period = forms.ChoiceField(
+        required=False,
+        choices=[*((str(days), f"Last {days} days") for days in PRESETS), ("custom", "Custom")],
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period") != "custom":
+            return data
+        since, until = data.get("since"), data.get("until")
+        if not since or not until:
+            raise forms.ValidationError("Choose both a start and an end date for a custom period.")
+        if since > until:
+            raise forms.ValidationError("The end date is before the start date.")
+        if (until - since).days + 1 > MAX_DAYS:
+            raise forms.ValidationError(f"A period can span at most {MAX_DAYS} days.")
+        return data
+
+    def chosen(self):
+        """The chosen period; the default (last 30 days) when nothing valid was chosen."""
+        if self.is_valid():
+            data = self.cleaned_data
+            if data.get("period") == "custom":
+                return Period(data["since"], data["until"], "custom")
+            if data.get("period"):
+                return Period.last_days(int(data["period"]))
+        return Period.last_days(DEFAULT_DAYS)

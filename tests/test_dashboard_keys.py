@@ -98,7 +98,7 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(owner, tenant, sandb
     assert api_key.spend_limit == 1_500_000 and api_key.expires_at is not None
     assert api_key.created_by == users["owner"]
     # Never again: not on the next pages, not in the session, not anywhere in the database.
-    for url in ("/keys/", "/keys/new/", f"/keys/{api_key.lookup}/edit/"):
+    for url in ("/keys/", "/keys/new/", f"/keys/{api_key.lookup}/edit/", "/usage/"):
         assert plaintext not in owner.get(url).content.decode()
     secret = plaintext[3 + ApiKey.LOOKUP_LENGTH :]
     assert all(secret not in session.session_data for session in Session.objects.all())
