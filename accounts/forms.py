@@ -115,11 +115,15 @@ class KeyForm(forms.Form):
 
 class PeriodForm(forms.Form):
     period = forms.ChoiceField(
-        required=False,
         choices=[*((str(days), f"Last {days} days") for days in PRESETS), ("custom", "Custom")],
     )
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data):
+        data = data.copy()
+        data.setdefault("period", str(DEFAULT_DAYS))
+        super().__init__(data)
 
     def clean(self):
         data = super().clean()
@@ -138,8 +142,7 @@ class PeriodForm(forms.Form):
         """The chosen period; the default (last 30 days) when nothing valid was chosen."""
         if self.is_valid():
             data = self.cleaned_data
-            if data.get("period") == "custom":
+            if data["period"] == "custom":
                 return Period(data["since"], data["until"], "custom")
-            if data.get("period"):
-                return Period.last_days(int(data["period"]))
+            return Period.last_days(int(data["period"]))
         return Period.last_days(DEFAULT_DAYS)

@@ -136,7 +136,7 @@ def _charts(period, daily, models, keys):
 @tenant_view
 @require_safe
 def usage_page(request):
-    form = PeriodForm(request.GET or None)
+    form = PeriodForm(request.GET)
     period = form.chosen()
     daily = usage.daily_by_model(request.tenant, period)
     models = usage.by_model(request.tenant, period)
@@ -169,12 +169,12 @@ def _csv_response(rows, name, period):
 @tenant_view
 @require_safe
 def usage_tasks_csv(request):
-    period = PeriodForm(request.GET or None).chosen()
+    period = PeriodForm(request.GET).chosen()
     return _csv_response(usage.task_csv(request.tenant, period), f"{request.tenant.name}-tasks", period)
 
 
 @tenant_view
 @require_safe
 def usage_ledger_csv(request):
-    period = PeriodForm(request.GET or None).chosen()
+    period = PeriodForm(request.GET).chosen()
     return _csv_response(usage.ledger_csv(request.tenant, period), f"{request.tenant.name}-ledger", period)

@@ -261,3 +261,11 @@ def test_nice_ticks():
     assert nice_ticks(0) == [0, 1]
     assert nice_ticks(100_000) == [0, 25_000, 50_000, 75_000, 100_000]
     assert nice_ticks(7) == [0, 2, 4, 6, 8]
+
+
+def test_period_chooser_shows_the_period_in_use(owner):
+    html = owner.get("/usage/?page=1").content.decode()
+    assert '<option value="30" selected>Last 30 days</option>' in html
+    assert '<option value="7" selected>' in owner.get("/usage/?period=7").content.decode()
+    invalid = owner.get("/usage/?period=365").content.decode()
+    assert "showing the last 30 days instead" in invalid and "Select a valid choice" in invalid
