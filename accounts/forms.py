@@ -1,0 +1,148 @@
+"""Dashboard forms: API key limits and the usage period."""
+
+import ipaddress
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from channels.models import Channel, Price
+
+from .usage import DEFAULT_DAYS, MAX_DAYS, PRESETS, Period
+
+
+def known_models():
+    """Model names a key may be limited to: every priced or served model."""
+    names = set(Price.objects.values_list("model", flat=True))
+    for served in Channel.objects.values_list("served_models", flat=True):
+        names.update(served or [])
+    return names
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="So you can tell your keys apart, e.g. “production”.")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Optional, in UTC. After this moment the key stops working.",
+    )
+    allowed_models = forms.MultipleChoiceField(
+        required=False,
+        label="Models",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick none to allow every model.",
+    )
+    allowed_ips = forms.CharField(
+        required=False,
+        label="IP allowlist",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "203.0.113.7\n198.51.100.0/24"}),
+        help_text="Addresses or CIDR ranges, one per line. Empty: any address.",
+    )
+    spend_limit = forms.DecimalField(
+        required=False,
+        label="Spending cap (USD)",
+        min_value=Decimal(0),
+        max_digits=14,
+        decimal_places=6,
+        help_text="Optional. The key is refused once what it holds and spends would pass this.",
+    )
+
+    def __init__(self, *args, api_key=None, **kwargs):
+        if api_key is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": api_key.name,
+                    "expires_at": api_key.expires_at,
+                    "allowed_models": api_key.allowed_models,
+                    "allowed_ips": "\n".join(api_key.allowed_ips),
+                    "spend_limit": None
+                    if api_key.spend_limit is None
+                    else Decimal(api_key.spend_limit) / settings.GATEWAY_UNITS_PER_USD,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.api_key = api_key
+        models = known_models() | set(api_key.allowed_models if api_key else [])
+        self.fields["allowed_models"].choices = [(m, m) for m in sorted(models)]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the key a name.")
+        return name
+
+    def clean_expires_at(self):
+        value = self.cleaned_data["expires_at"]
+        changed = self.api_key is None or value != self.api_key.expires_at
+        if value is not None and changed and value <= timezone.now() + timedelta(minutes=1):
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value
+
+    def clean_allowed_ips(self):
+        entries = [entry for entry in re.split(r"[\s,]+", self.cleaned_data["allowed_ips"]) if entry]
+        networks, problems = [], []
+        for entry in entries:
+            try:
+                network = ipaddress.ip_network(entry)
+            except ValueError:
+                try:
+                    suggestion = ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    problems.append(f"“{entry}” is not an IP address or CIDR range.")
+                else:
+                    problems.append(f"“{entry}” has host bits set; did you mean {suggestion}?")
+                continue
+            text = str(network.network_address) if network.num_addresses == 1 and "/" not in entry else str(network)
+            if text not in networks:
+                networks.append(text)
+        if problems:
+            raise forms.ValidationError(problems)
+        return networks
+
+    def clean_spend_limit(self):
+        value = self.cleaned_data["spend_limit"]
+        return None if value is None else int(value * settings.GATEWAY_UNITS_PER_USD)
+
+    def limits(self):
+        """The cleaned fields as ApiKey attributes."""
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class PeriodForm(forms.Form):
+    period = forms.ChoiceField(
+        choices=[*((str(days), f"Last {days} days") for days in PRESETS), ("custom", "Custom")],
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data):
+        data = data.copy()
+        data.setdefault("period", str(DEFAULT_DAYS))
+        super().__init__(data)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period") != "custom":
+            return data
+        since, until = data.get("since"), data.get("until")
+        if not since or not until:
+            raise forms.ValidationError("Choose both a start and an end date for a custom period.")
+        if since > until:
+            raise forms.ValidationError("The end date is before the start date.")
+        if (until - since).days + 1 > MAX_DAYS:
+            raise forms.ValidationError(f"A period can span at most {MAX_DAYS} days.")
+        return data
+
+    def chosen(self):
+        """The chosen period; the default (last 30 days) when nothing valid was chosen."""
+        if self.is_valid():
+            data = self.cleaned_data
+            if data["period"] == "custom":
+                return Period(data["since"], data["until"], "custom")
+            return Period.last_days(int(data["period"]))
+        return Period.last_days(DEFAULT_DAYS)
