@@ -168,7 +168,12 @@ def capture(task, charge):
     """
     charge = max(0, min(charge, task.amount_held))
     if task.amount_held:
-        _give_back(task, task.amount_held - charge, LedgerEntry.Kind.CAPTURE, note=f"charged {charge}")
+        _give_back(
+            task,
+            task.amount_held - charge,
+            LedgerEntry.Kind.CAPTURE,
+            note=f"charged {format_units(charge)} of {format_units(task.amount_held)} held",
+        )
     return charge
 
 

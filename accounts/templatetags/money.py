@@ -1,4 +1,6 @@
-"""Template filters for money and durations on dashboard pages."""
+"""Template filters for money, durations and JSON on every dashboard page."""
+
+import json
 
 from django import template
 
@@ -8,12 +10,18 @@ register = template.Library()
 
 
 @register.filter
-def units(amount):
-    """1,000,000 units as "$1"; negative amounts as "-$0.05"."""
+def usd(amount):
+    """Units as dollars: 1500000 -> "$1.5", -50000 -> "-$0.05"; nothing -> "—"."""
     if amount is None or amount == "":
         return "—"
     amount = int(amount)
     return f"-{format_units(-amount)}" if amount < 0 else format_units(amount)
+
+
+@register.filter
+def unit_count(value):
+    """A whole number of units with thousands separators: 1500000 -> "1,500,000"."""
+    return "—" if value is None else f"{int(value):,}"
 
 
 @register.filter
@@ -29,3 +37,8 @@ def duration(value):
         return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def pretty_json(value):
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
