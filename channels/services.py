@@ -2,11 +2,13 @@
 
 import logging
 import random
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
 
-from .adaptors.base import CallContext
+from .adaptors.base import AdaptorError, CallContext
+from .crypto import CredentialsUnreadable
 from .models import AuditEntry, Channel, Price
 
 log = logging.getLogger(__name__)
@@ -71,3 +73,41 @@ def note_failure(channel, message, *, disable=False):
     Channel.objects.filter(pk=channel.pk).update(**fields)
     if disable:
         AuditEntry.objects.create(action="channel.auto_disabled", target=channel.name, detail={"reason": message[:500]})
+
+
+CHECK_FAILURES = {
+    "vendor_auth_failed": "The vendor rejected the credentials",
+    "vendor_unavailable": "Could not connect, or the vendor is unavailable",
+    "vendor_timeout": "Timed out waiting for the vendor",
+    "vendor_rejected": "The vendor refused the test request",
+    "vendor_error": "The vendor answered in a way the gateway did not understand",
+}
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    sentence: str
+    kind: str = ""
+
+
+def check_channel(channel):
+    """A real, cheap call to the vendor with the channel's credentials, told in words
+    (any credential a vendor echoes back is blanked out)."""
+    try:
+        ctx = call_context(channel)
+    except CredentialsUnreadable as exc:
+        return CheckResult(False, f"{exc}: enter the credentials again.", "credentials_unreadable")
+    try:
+        return CheckResult(True, _scrub(channel.adaptor.check(ctx), ctx.credentials))
+    except AdaptorError as exc:
+        words = CHECK_FAILURES.get(exc.kind, CHECK_FAILURES["vendor_error"])
+        status = f" (HTTP {exc.http_status})" if exc.http_status else ""
+        return CheckResult(False, f"{words}{status}: {_scrub(exc.message, ctx.credentials)}", exc.kind)
+
+
+def _scrub(text, secret):
+    for part in sorted({secret, *secret.split("|")}, key=len, reverse=True):
+        if len(part) >= 4:
+            text = text.replace(part, "[credential]")
+    return text

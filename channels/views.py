@@ -23,8 +23,6 @@ from videos.models import Heartbeat, VideoTask
 
 from . import services
 from .adaptors import registry
-from .adaptors.base import AdaptorError
-from .crypto import CredentialsUnreadable
 from .forms import ChannelForm, PriceForm, TaskFilterForm, credential_label
 from .models import AuditEntry, Channel, Price
 
@@ -35,13 +33,6 @@ SUCCESS_WINDOW = timedelta(days=7)
 WORKER_ALIVE = timedelta(minutes=2)
 PREVIEW_SECONDS = (5, 10)
 # Plain words for a failed channel test, by AdaptorError.kind.
-TEST_FAILURES = {
-    "vendor_auth_failed": "The vendor rejected the credentials",
-    "vendor_unavailable": "Could not connect, or the vendor is unavailable",
-    "vendor_timeout": "Timed out waiting for the vendor",
-    "vendor_rejected": "The vendor refused the test request",
-    "vendor_error": "The vendor answered in a way the gateway did not understand",
-}
 CHANNEL_FIELDS = ("name", "vendor", "base_url", "served_models", "model_mapping", "priority", "weight", "options")
 
 
@@ -141,15 +132,6 @@ def channel_edit(request, pk):
     return render(request, "staff/channel_form.html", _form_context(form, adaptor, channel=channel))
 
 
-def _scrub(text, channel):
-    """Remove any credential part a vendor may have echoed back in a message."""
-    secret = channel.credentials
-    for part in sorted({secret, *secret.split("|")}, key=len, reverse=True):
-        if len(part) >= 4:
-            text = text.replace(part, "[credential]")
-    return text
-
-
 def _back(request, channel):
     """Back to the channel list when the button was pressed there, else to the channel's page."""
     if request.POST.get("next") == "list":
@@ -161,22 +143,13 @@ def _back(request, channel):
 @require_POST
 def channel_test(request, pk):
     channel = get_object_or_404(Channel, pk=pk)
-    try:
-        context = services.call_context(channel)
-    except CredentialsUnreadable as exc:
-        messages.error(request, f"Test of {channel.name} failed. {exc}: enter the credentials again.")
-        record(request, "channel.tested", channel.name, ok=False, kind="credentials_unreadable")
-        return _back(request, channel)
-    try:
-        sentence = channel.adaptor.check(context)
-    except AdaptorError as exc:
-        words = TEST_FAILURES.get(exc.kind, TEST_FAILURES["vendor_error"])
-        status = f" (HTTP {exc.http_status})" if exc.http_status else ""
-        messages.error(request, f"Test of {channel.name} failed. {words}{status}: {_scrub(exc.message, channel)}")
-        record(request, "channel.tested", channel.name, ok=False, kind=exc.kind)
-    else:
-        messages.success(request, f"Test of {channel.name} passed. {_scrub(sentence, channel)}")
+    result = services.check_channel(channel)
+    if result.ok:
+        messages.success(request, f"Test of {channel.name} passed. {result.sentence}")
         record(request, "channel.tested", channel.name, ok=True)
+    else:
+        messages.error(request, f"Test of {channel.name} failed. {result.sentence}")
+        record(request, "channel.tested", channel.name, ok=False, kind=result.kind)
     return _back(request, channel)
 
 
