@@ -273,3 +273,12 @@ def test_raw_http_client_completes(live_server, key, kling):
     assert data["task_status"] == "succeed"
     video = httpx.get(data["task_result"]["videos"][0]["url"])  # no key: the link is signed
     assert video.status_code == 200 and video.content == sample_video_bytes(5)
+
+
+def test_idempotency_key_replays_the_first_task(api, kling, sim, tenant):
+    body = {"model_name": "kling-v1", "prompt": "a fox", "duration": "5"}
+    first = api.post("/kling/v1/videos/text2video", body, format="json", HTTP_IDEMPOTENCY_KEY="fox-1")
+    again = api.post("/kling/v1/videos/text2video", body, format="json", HTTP_IDEMPOTENCY_KEY="fox-1")
+    assert first.json()["data"]["task_id"] == again.json()["data"]["task_id"]
+    assert len(sim.calls("POST", "/v1/videos/text2video")) == 1
+    assert tenant.ledger.filter(kind="hold").count() == 1

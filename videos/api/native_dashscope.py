@@ -164,7 +164,13 @@ class Synthesis(DashScopeView):
             },
             extra=extra,
         )
-        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, vendor="dashscope")
+        task = services.create_task(
+            api_key=self.api_key,
+            request=canonical,
+            route=self.route,
+            vendor="dashscope",
+            idempotency_key=self.idempotency_key,
+        )
         return Response(
             {"request_id": str(uuid.uuid4()), "output": {"task_id": task.public_id, "task_status": "PENDING"}}
         )

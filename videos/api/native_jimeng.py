@@ -127,7 +127,13 @@ class Jimeng(DialectView):
             },
             extra={key: value for key, value in data.items() if key not in CANONICAL},
         )
-        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, vendor="jimeng")
+        task = services.create_task(
+            api_key=self.api_key,
+            request=canonical,
+            route=self.route,
+            vendor="jimeng",
+            idempotency_key=self.idempotency_key,
+        )
         return Response(envelope(self.started, {"task_id": task.public_id}))
 
     @staticmethod

@@ -146,7 +146,13 @@ class Videos(KlingView):
             extra={key: value for key, value in data.items() if key not in CANONICAL},
             native_action=self.action,
         )
-        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, vendor="kling")
+        task = services.create_task(
+            api_key=self.api_key,
+            request=canonical,
+            route=self.route,
+            vendor="kling",
+            idempotency_key=self.idempotency_key,
+        )
         return self.envelope(task_data(request, task))
 
     def get(self, request):

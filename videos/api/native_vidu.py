@@ -104,7 +104,13 @@ class Create(ViduView):
             fields,
             extra={key: value for key, value in data.items() if key not in CANONICAL},
         )
-        task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, vendor="vidu")
+        task = services.create_task(
+            api_key=self.api_key,
+            request=canonical,
+            route=self.route,
+            vendor="vidu",
+            idempotency_key=self.idempotency_key,
+        )
         answer = {
             key: data[key] for key in ("style", "movement_amplitude", "bgm", "payload", "off_peak") if key in data
         }
