@@ -1,13 +1,21 @@
 """Shared fixtures: two tenants with keys, a sandbox channel, prices, API clients."""
 
+import threading
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services as money
 from accounts.models import Membership, Tenant
 from channels.models import Channel, Price
 from tests.simulators.openai import OpenAISimulator
+from videos import services
+from videos.models import VideoTask
 
 USD = 1_000_000
 
@@ -117,12 +125,6 @@ def ledger_sum(tenant):
 
 def drive(task_or_id, times=10):
     """Poll a task until it stops changing state (calls the worker's code directly)."""
-    import time_machine
-    from django.utils import timezone
-
-    from videos import services
-    from videos.models import VideoTask
-
     pk = getattr(task_or_id, "pk", task_or_id)
     with time_machine.travel(timezone.now(), tick=True) as traveller:
         for _ in range(times):
@@ -132,3 +134,23 @@ def drive(task_or_id, times=10):
             traveller.shift(120)
             services.poll_once()
     return VideoTask.objects.get(pk=pk)
+
+
+@pytest.fixture
+def poller():
+    """The worker's poll loop in a thread. It looks a few minutes ahead, so tasks are due at once
+    (vendor adaptors wait 10 s and more between polls); less than the submit grace, so a task
+    being submitted meanwhile is never taken for an interrupted one."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            services.poll_once(now=timezone.now() + timedelta(minutes=5))
+            stop.wait(0.2)
+        connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from channels.models import Channel, Price
 from tests.conftest import USD, drive, ledger_sum
-from tests.native import poller  # noqa: F401 (fixture)
 from tests.simulators.jimeng import JimengSimulator
 from videos.models import VideoTask
 from videos.samples import sample_video_bytes

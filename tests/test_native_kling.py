@@ -8,7 +8,6 @@ from rest_framework.test import APIClient
 
 from channels.models import Channel, Price
 from tests.conftest import USD, client_for, drive, ledger_sum
-from tests.native import poller  # noqa: F401 (fixture)
 from tests.simulators.kling import KlingSimulator
 from videos.models import VideoTask
 from videos.samples import sample_video_bytes

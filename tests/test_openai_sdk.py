@@ -1,37 +1,16 @@
 """The official ``openai`` SDK against a live gateway, with the poller running beside it."""
 
-import threading
 import time
 
 import openai
 import pytest
-from django.db import connection
 from openai import OpenAI
 
 from channels.models import Channel
 from tests.conftest import USD, ledger_sum
-from videos import services
 from videos.samples import sample_video_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def poller():
-    """The worker's poll loop, in a thread, for as long as the test runs."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            services.poll_once()
-            stop.wait(0.2)
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
 
 
 @pytest.fixture
