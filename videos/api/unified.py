@@ -20,8 +20,7 @@ class Generations(UnifiedView):
         data = self.body()
         model = as_text(data.get("model"), "model", required=True)
         prompt = as_text(data.get("prompt"), "prompt", required=True)
-        count = as_int(data.get("n"), "n", 1, 1)  # one video per task; n>1 is refused, not ignored
-        del count
+        as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
         canonical = build_request(
             model,
             prompt,
