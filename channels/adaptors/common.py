@@ -23,6 +23,25 @@ def exact_aspect_ratio(width, height, allowed, param="size"):
     )
 
 
+def requested_ratio(request, allowed):
+    """The aspect ratio a request asks for: its size's exact ratio (which must agree with an
+    explicit ``aspect_ratio``), else the explicit one, checked against ``allowed``."""
+    if request.width and request.height:
+        ratio = exact_aspect_ratio(request.width, request.height, allowed)
+        if request.aspect_ratio and request.aspect_ratio != ratio:
+            raise RequestInvalid(
+                f"'aspect_ratio' {request.aspect_ratio} contradicts 'size' {request.size}", "aspect_ratio"
+            )
+        return ratio
+    if request.aspect_ratio is not None and request.aspect_ratio not in allowed:
+        raise RequestInvalid(
+            f"'aspect_ratio' must be one of {', '.join(allowed)}; got {request.aspect_ratio!r}",
+            "aspect_ratio",
+            "invalid_aspect_ratio",
+        )
+    return request.aspect_ratio
+
+
 def split_pinned(extra, billed):
     """Check the metadata keys that decide price or model against what is billed; return the others.
 

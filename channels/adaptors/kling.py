@@ -34,7 +34,7 @@ from .base import (
     VendorRejected,
     VendorUnavailable,
 )
-from .common import exact_aspect_ratio, split_pinned, whole_seconds
+from .common import requested_ratio, split_pinned, whole_seconds
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Kling(Adaptor):
         mode = self._mode(request)
         split_pinned(request.extra, self._billed(upstream_model, seconds, mode))
         if action == TEXT2VIDEO:
-            self._aspect_ratio(request)
+            requested_ratio(request, ASPECT_RATIOS)
         self._check_extras(request, upstream_model)
         return Plan(seconds=seconds, resolution=MODE_RESOLUTION[mode])
 
@@ -159,16 +159,6 @@ class Kling(Adaptor):
             )
         return mode
 
-    def _aspect_ratio(self, request):
-        if request.width and request.height:
-            ratio = exact_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
-            if request.aspect_ratio and request.aspect_ratio != ratio:
-                raise RequestInvalid(
-                    f"'aspect_ratio' {request.aspect_ratio} contradicts 'size' {request.size}", "aspect_ratio"
-                )
-            return ratio
-        return self.choose(request.aspect_ratio, ASPECT_RATIOS, "aspect_ratio")
-
     def _check_extras(self, request, model):
         extra = request.extra
         if "cfg_scale" in extra:
@@ -214,7 +204,7 @@ class Kling(Adaptor):
             if request.last_frame:
                 body["image_tail"] = _image(request.last_frame)
         else:
-            ratio = self._aspect_ratio(request)
+            ratio = requested_ratio(request, ASPECT_RATIOS)
             if ratio:
                 body["aspect_ratio"] = ratio
         # The billed keys were checked in plan(); everything else is a Kling extra.

@@ -30,7 +30,7 @@ from .base import (
     VendorRejected,
     VendorUnavailable,
 )
-from .common import exact_aspect_ratio, split_pinned, whole_seconds
+from .common import requested_ratio, split_pinned, whole_seconds
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +156,7 @@ class Vidu(Adaptor):
     def _aspect_ratio(self, request, model, endpoint):
         wide = endpoint == TEXT2VIDEO and model.startswith(("viduq2", "viduq3"))
         allowed = WIDE_RATIOS if wide else RATIOS
-        if request.width and request.height:
-            ratio = exact_aspect_ratio(request.width, request.height, allowed)
-            if request.aspect_ratio and request.aspect_ratio != ratio:
-                raise RequestInvalid(
-                    f"'aspect_ratio' {request.aspect_ratio} contradicts 'size' {request.size}", "aspect_ratio"
-                )
-            return ratio
-        return self.choose(request.aspect_ratio, allowed, "aspect_ratio")
+        return requested_ratio(request, allowed)
 
     @staticmethod
     def _billed(model, seconds, resolution):
