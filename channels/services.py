@@ -2,6 +2,7 @@
 
 import logging
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -99,15 +100,31 @@ def check_channel(channel):
     except CredentialsUnreadable as exc:
         return CheckResult(False, f"{exc}: enter the credentials again.", "credentials_unreadable")
     try:
-        return CheckResult(True, _scrub(channel.adaptor.check(ctx), ctx.credentials))
+        with scrubbed(ctx):
+            return CheckResult(True, scrub(channel.adaptor.check(ctx), ctx.credentials))
     except AdaptorError as exc:
         words = CHECK_FAILURES.get(exc.kind, CHECK_FAILURES["vendor_error"])
         status = f" (HTTP {exc.http_status})" if exc.http_status else ""
-        return CheckResult(False, f"{words}{status}: {_scrub(exc.message, ctx.credentials)}", exc.kind)
+        return CheckResult(False, f"{words}{status}: {exc.message}", exc.kind)
 
 
-def _scrub(text, secret):
+def scrub(text, secret):
+    """Blank out the credential (and each part of an AK|SK pair) wherever a vendor echoed it."""
+    if not text or not secret:
+        return text
     for part in sorted({secret, *secret.split("|")}, key=len, reverse=True):
         if len(part) >= 4:
             text = text.replace(part, "[credential]")
     return text
+
+
+@contextmanager
+def scrubbed(ctx):
+    """Every vendor error raised inside leaves with the channel's credentials blanked out, before
+    its message reaches a channel's last error, a task, a client or a log."""
+    try:
+        yield
+    except AdaptorError as exc:
+        exc.message = scrub(exc.message, ctx.credentials)
+        exc.args = (exc.message,)
+        raise

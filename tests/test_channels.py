@@ -7,7 +7,7 @@ import pytest
 from channels import crypto
 from channels import services as channel_services
 from channels.models import Channel, Price
-from tests.conftest import USD, ledger_sum
+from tests.conftest import USD, drive, ledger_sum
 from tests.simulators.openai import OpenAISimulator
 from videos.models import VideoTask
 
@@ -148,3 +148,22 @@ def test_metadata_cannot_change_the_billed_model(api, sora):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "metadata_override_refused"
     assert sora.simulator.calls("POST") == []
+
+
+def test_vendor_messages_never_carry_the_credentials(api, sora, tenant):
+    echo = {"error": {"message": "key sk-upstream-test is over its quota"}}
+    sora.simulator.fail_next(503, echo, path_contains="/v1/videos")
+    response = api.post("/v1/videos", {"prompt": "x"}, format="json")
+    assert response.status_code == 503
+    assert "sk-upstream-test" not in response.content.decode()
+    assert "[credential]" in response.json()["error"]["message"]
+    failed = VideoTask.objects.get()
+    sora.refresh_from_db()
+    assert "sk-upstream-test" not in failed.error_message + sora.last_error
+
+    video_id = api.post("/v1/videos", {"prompt": "y"}, format="json").json()["id"]
+    sora.simulator.fail_next(500, echo, path_contains="/v1/videos/video_up")
+    drive(VideoTask.objects.get(public_id=video_id), times=1)
+    sora.refresh_from_db()
+    assert "Polling failed" in sora.last_error and "[credential]" in sora.last_error
+    assert "sk-upstream-test" not in sora.last_error

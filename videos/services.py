@@ -133,10 +133,11 @@ def _submit(task, request, plan, candidates, remix_of):
         try:
             if channel is not candidates[0]:
                 adaptor.plan(request, upstream_model)  # another vendor may not take these parameters
-            if remix_of is not None:
-                submission = adaptor.remix(ctx, remix_of.ref(), request, plan)
-            else:
-                submission = adaptor.submit(ctx, request, upstream_model, plan)
+            with channels.scrubbed(ctx):
+                if remix_of is not None:
+                    submission = adaptor.remix(ctx, remix_of.ref(), request, plan)
+                else:
+                    submission = adaptor.submit(ctx, request, upstream_model, plan)
         except VendorAuthFailed as exc:
             channels.note_failure(channel, f"Credentials rejected: {exc.message}", disable=True)
             last_error = exc
@@ -290,7 +291,10 @@ def _backoff(task):
 def poll_task(task):
     channel = task.channel
     try:
-        result = channel.adaptor.poll(channels.call_context(channel), task.ref())
+        ctx = channels.call_context(channel)
+        with channels.scrubbed(ctx):
+            result = channel.adaptor.poll(ctx, task.ref())
+        result.error_message = channels.scrub(result.error_message, ctx.credentials)
     except AdaptorError as exc:
         if isinstance(exc, VendorAuthFailed):
             channels.note_failure(channel, f"Credentials rejected while polling: {exc.message}", disable=True)
