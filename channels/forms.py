@@ -8,10 +8,9 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
-from django.db.models import Q
 
 from accounts.models import Tenant
-from videos.models import VideoTask
+from videos.forms import TaskFilterForm
 
 from .models import Channel, Price
 
@@ -289,38 +288,22 @@ def _choices(values, everything):
     return [("", everything)] + [(value, value) for value in values]
 
 
-class TaskFilterForm(forms.Form):
-    """The all-tasks filters; every field is optional and an invalid one is ignored."""
+class StaffTaskFilterForm(TaskFilterForm):
+    """The all-tasks filters: also by tenant and channel, and by the vendor's task id."""
 
-    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
-    status = forms.ChoiceField(required=False, choices=[("", "Any status")] + VideoTask.Status.choices)
-    model = forms.CharField(required=False)
+    id_fields = ("public_id", "vendor_task_id")
+
     tenant = forms.ChoiceField(required=False)
     channel = forms.ChoiceField(required=False)
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data):
+        super().__init__(data)
         self.fields["tenant"].choices = _choices(Tenant.objects.values_list("name", flat=True), "Any tenant")
         self.fields["channel"].choices = _choices(Channel.objects.values_list("name", flat=True), "Any channel")
 
-    def filter(self, tasks):
-        self.is_valid()
-        data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
-        if "q" in data:
-            q = data["q"].strip()
-            tasks = tasks.filter(Q(public_id=q) | Q(vendor_task_id=q) | Q(prompt__icontains=q))
-        if "status" in data:
-            tasks = tasks.filter(status=data["status"])
-        if "model" in data:
-            tasks = tasks.filter(model=data["model"].strip())
+    def narrow(self, tasks, data):
         if "tenant" in data:
             tasks = tasks.filter(tenant__name=data["tenant"])
         if "channel" in data:
             tasks = tasks.filter(channel__name=data["channel"])
-        if "since" in data:
-            tasks = tasks.filter(created_at__date__gte=data["since"])
-        if "until" in data:
-            tasks = tasks.filter(created_at__date__lte=data["until"])
         return tasks

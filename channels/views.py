@@ -23,7 +23,7 @@ from videos.models import Heartbeat, VideoTask
 
 from . import services
 from .adaptors import registry
-from .forms import ChannelForm, PriceForm, TaskFilterForm, credential_label
+from .forms import ChannelForm, PriceForm, StaffTaskFilterForm, credential_label
 from .models import AuditEntry, Channel, Price
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def price_edit(request, pk=None):
 
 @staff_view
 def task_list(request):
-    form = TaskFilterForm(request.GET)
+    form = StaffTaskFilterForm(request.GET)
     tasks = form.filter(VideoTask.objects.select_related("tenant", "channel", "api_key"))
     page = paginate(request, tasks)
     return render(request, "staff/task_list.html", {"form": form, "page": page, "nav": "staff-tasks"})

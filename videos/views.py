@@ -5,14 +5,11 @@ Vendor-side fields (vendor ids and status, result_url, the channel) are never re
 """
 
 import json
-from datetime import datetime, time, timedelta
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from accounts.dashboard import tenant_view
@@ -21,6 +18,7 @@ from channels.adaptors.base import AdaptorError
 
 from . import content
 from .errors import GatewayError
+from .forms import TaskFilterForm
 from .models import VideoTask
 
 PAGE_SIZE = 25
@@ -49,56 +47,24 @@ def explain_error(task):
     return ERROR_EXPLANATIONS.get(task.error_code, UNKNOWN_ERROR)
 
 
-class TaskFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=200)
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *VideoTask.Status.choices])
+class TenantTaskFilterForm(TaskFilterForm):
     model = forms.ChoiceField(required=False, choices=[])
     key = forms.ChoiceField(required=False, choices=[])
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data, *, tenant):
         super().__init__(data)
-        self.tenant = tenant
-        self.fields["q"].widget.attrs.update(type="search", placeholder="Task id or prompt text")
         models = VideoTask.objects.for_tenant(tenant).order_by("model").values_list("model", flat=True).distinct()
         self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
         self.keys = {k.lookup: k for k in ApiKey.objects.for_tenant(tenant)}
         keys = ((k.lookup, f"{k.name} ({k.masked})") for k in self.keys.values())
         self.fields["key"].choices = [("", "Any key"), *keys]
 
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "The end date is before the start date.")
-        return data
-
-    def filter(self, queryset):
-        """Apply the valid filters; an invalid one is ignored (the form shows why)."""
-        data = self.cleaned_data if self.is_bound else {}
-        if data.get("q"):
-            q = data["q"].strip()
-            queryset = queryset.filter(Q(public_id=q) | Q(prompt__icontains=q))
-        if data.get("status"):
-            queryset = queryset.filter(status=data["status"])
-        if data.get("model"):
-            queryset = queryset.filter(model=data["model"])
-        if data.get("key"):
-            queryset = queryset.filter(api_key=self.keys[data["key"]])
-        if data.get("since"):
-            queryset = queryset.filter(created_at__gte=day_start(data["since"]))
-        if data.get("until"):
-            queryset = queryset.filter(created_at__lt=day_start(data["until"] + timedelta(days=1)))
-        return queryset
-
-
-def day_start(day):
-    return timezone.make_aware(datetime.combine(day, time.min))
+    def narrow(self, tasks, data):
+        return tasks.filter(api_key=self.keys[data["key"]]) if "key" in data else tasks
 
 
 def _task_page(request):
-    form = TaskFilterForm(request.GET, tenant=request.tenant)
-    form.is_valid()
+    form = TenantTaskFilterForm(request.GET, tenant=request.tenant)
     tasks = form.filter(VideoTask.objects.for_tenant(request.tenant).select_related("api_key"))
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     return form, page
