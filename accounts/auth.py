@@ -1,5 +1,7 @@
 """DRF authentication with tenant ``sk-`` keys (``Authorization: Bearer sk-...``)."""
 
+import ipaddress
+
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -23,10 +25,15 @@ class KeyUser:
 
 
 def client_ip(request):
+    """The caller's address, for key IP allowlists and the sign-in throttle: the first
+    ``X-Forwarded-For`` entry when GATEWAY_TRUST_X_FORWARDED_FOR says a trusted proxy sets it,
+    else the socket's. A malformed forwarded value is ignored, never trusted. "" when unknown."""
     if settings.GATEWAY_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -11,14 +11,17 @@ from functools import wraps
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils import timezone
 
-from .models import FailedLogin, Membership
+from .auth import client_ip
+from .models import AuditEntry, FailedLogin, Membership
 
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LIMIT = 5
 SESSION_TENANT = "tenant_id"
+PAGE_SIZE = 50
 
 
 def memberships(user):
@@ -66,6 +69,8 @@ def writer_required(view):
 
 
 def staff_view(view):
+    """A page for operators: everyone else gets 404."""
+
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -76,8 +81,14 @@ def staff_view(view):
     return wrapper
 
 
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
+def record(request, action, target, **detail):
+    """One audit entry for a change made by the signed-in operator. ``detail`` never holds a secret."""
+    AuditEntry.objects.create(user=request.user, action=action, target=str(target)[:200], detail=detail)
+
+
+def paginate(request, queryset, per_page=PAGE_SIZE):
+    """One page of a list, from ``?page=`` (rendered by templates/_pagination.html)."""
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
 class ThrottledLoginForm(AuthenticationForm):
@@ -85,7 +96,7 @@ class ThrottledLoginForm(AuthenticationForm):
 
     def clean(self):
         username = (self.data.get("username") or "")[:150]
-        ip = client_ip(self.request) if self.request else None
+        ip = (client_ip(self.request) or None) if self.request else None
         since = timezone.now() - THROTTLE_WINDOW
         recent = FailedLogin.objects.filter(at__gte=since)
         if recent.filter(username=username).count() >= THROTTLE_LIMIT or (

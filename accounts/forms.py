@@ -1,4 +1,4 @@
-"""Dashboard forms: API key limits and the usage period."""
+"""Dashboard forms: API key limits, and money entered in US dollars."""
 
 import ipaddress
 import re
@@ -9,16 +9,15 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from channels.models import Channel, Price
-
-from .usage import DEFAULT_DAYS, MAX_DAYS, PRESETS, Period
+from .signals import collect_model_names
 
 
 def known_models():
-    """Model names a key may be limited to: every priced or served model."""
-    names = set(Price.objects.values_list("model", flat=True))
-    for served in Channel.objects.values_list("served_models", flat=True):
-        names.update(served or [])
+    """Model names a key may be limited to: what the apps above say they serve or price
+    (channels answers the collect_model_names signal)."""
+    names = set()
+    for _receiver, answer in collect_model_names.send(sender=None):
+        names.update(answer or ())
     return names
 
 
@@ -113,36 +112,22 @@ class KeyForm(forms.Form):
         return {name: self.cleaned_data[name] for name in self.fields}
 
 
-class PeriodForm(forms.Form):
-    period = forms.ChoiceField(
-        choices=[*((str(days), f"Last {days} days") for days in PRESETS), ("custom", "Custom")],
-    )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+def units_to_usd(units):
+    return Decimal(units) / settings.GATEWAY_UNITS_PER_USD
 
-    def __init__(self, data):
-        data = data.copy()
-        data.setdefault("period", str(DEFAULT_DAYS))
-        super().__init__(data)
 
-    def clean(self):
-        data = super().clean()
-        if data.get("period") != "custom":
-            return data
-        since, until = data.get("since"), data.get("until")
-        if not since or not until:
-            raise forms.ValidationError("Choose both a start and an end date for a custom period.")
-        if since > until:
-            raise forms.ValidationError("The end date is before the start date.")
-        if (until - since).days + 1 > MAX_DAYS:
-            raise forms.ValidationError(f"A period can span at most {MAX_DAYS} days.")
-        return data
+class UsdField(forms.DecimalField):
+    """Dollars in the form, units in cleaned_data."""
 
-    def chosen(self):
-        """The chosen period; the default (last 30 days) when nothing valid was chosen."""
-        if self.is_valid():
-            data = self.cleaned_data
-            if data["period"] == "custom":
-                return Period(data["since"], data["until"], "custom")
-            return Period.last_days(int(data["period"]))
-        return Period.last_days(DEFAULT_DAYS)
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("decimal_places", 6)
+        super().__init__(max_digits=16, **kwargs)
+
+    def prepare_value(self, value):
+        return format(units_to_usd(value).normalize(), "f") if isinstance(value, int) else value
+
+    def clean(self, value):
+        amount = super().clean(value)
+        # Exact: at most six decimals were accepted, and 1 unit = $0.000001.
+        return None if amount is None else int(amount * settings.GATEWAY_UNITS_PER_USD)

@@ -189,3 +189,20 @@ class FailedLogin(models.Model):
 
     def __str__(self):
         return f"{self.username} from {self.ip} at {self.at}"
+
+
+class AuditEntry(models.Model):
+    """Who changed which configuration (tenants, members, keys, channels, prices), and when.
+    Never holds a secret."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.target}"

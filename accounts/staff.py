@@ -1,4 +1,5 @@
-"""Operator pages about tenants: balances, members, keys and the ledger (staff only).
+"""Operator pages (staff only) about accounts: tenants, balances, members, keys, the ledger
+and the audit log.
 
 Money only moves through accounts.services (topup / adjust), which write the ledger row;
 every change here also leaves an audit entry.
@@ -7,16 +8,14 @@ every change here also leaves an audit entry.
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from channels.forms import UsdField
-from channels.views import paginate, record
-
 from . import services
-from .dashboard import staff_view
-from .models import ApiKey, Membership, Tenant
+from .dashboard import paginate, record, staff_view
+from .forms import UsdField
+from .models import ApiKey, AuditEntry, Membership, Tenant
 
 
 class TenantForm(forms.ModelForm):
@@ -96,7 +95,7 @@ def tenant_list(request):
     tenants = Tenant.objects.annotate(
         members=Count("memberships", distinct=True), keys=Count("api_keys", distinct=True)
     )
-    return render(request, "staff/tenant_list.html", {"tenants": tenants, "nav": "tenants"})
+    return render(request, "accounts/staff/tenant_list.html", {"tenants": tenants, "nav": "tenants"})
 
 
 @staff_view
@@ -110,7 +109,7 @@ def tenant_new(request):
         record(request, "tenant.created", tenant.name, display_name=tenant.display_name, opening_balance=opening or 0)
         messages.success(request, f"Tenant {tenant.name} created. Add a member so someone can sign in.")
         return redirect("staff-tenant", name=tenant.name)
-    return render(request, "staff/tenant_form.html", {"form": form, "nav": "tenants"})
+    return render(request, "accounts/staff/tenant_form.html", {"form": form, "nav": "tenants"})
 
 
 def _detail(request, tenant, *, money_form=None, member_form=None):
@@ -125,7 +124,7 @@ def _detail(request, tenant, *, money_form=None, member_form=None):
         "ledger": paginate(request, tenant.ledger.select_related("created_by", "task")),
         "nav": "tenants",
     }
-    return render(request, "staff/tenant_detail.html", context)
+    return render(request, "accounts/staff/tenant_detail.html", context)
 
 
 @staff_view
@@ -212,3 +211,21 @@ def key_revoke(request, name, pk):
         record(request, "key.revoked", name, key=api_key.masked, key_name=api_key.name)
         messages.success(request, f"Key {api_key.masked} revoked; it stops working immediately.")
     return redirect("staff-tenant", name=name)
+
+
+# --- audit log and the staff home ----------------------------------------------------
+
+
+@staff_view
+def audit_log(request):
+    entries = AuditEntry.objects.select_related("user")
+    query = request.GET.get("q", "").strip()
+    if query:
+        entries = entries.filter(Q(target__icontains=query) | Q(action__icontains=query))
+    page = paginate(request, entries)
+    return render(request, "accounts/staff/audit_log.html", {"page": page, "query": query, "nav": "audit"})
+
+
+@staff_view
+def staff_home(request):
+    return redirect("staff-channels")

@@ -1,7 +1,9 @@
+"""Pages about accounts: sign-in and keys for members; tenants and the audit log for staff (under staff/)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import staff, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +16,15 @@ urlpatterns = [
     path("keys/new/", views.key_create, name="key-create"),
     path("keys/<str:lookup>/edit/", views.key_edit, name="key-edit"),
     path("keys/<str:lookup>/revoke/", views.key_revoke, name="key-revoke"),
-    path("usage/", views.usage_page, name="usage"),
-    path("usage/tasks.csv", views.usage_tasks_csv, name="usage-tasks-csv"),
-    path("usage/ledger.csv", views.usage_ledger_csv, name="usage-ledger-csv"),
+    # Staff
+    path("staff/", staff.staff_home, name="staff-home"),
+    path("staff/tenants/", staff.tenant_list, name="staff-tenants"),
+    path("staff/tenants/new", staff.tenant_new, name="staff-tenant-new"),
+    path("staff/tenants/<slug:name>/", staff.tenant_detail, name="staff-tenant"),
+    path("staff/tenants/<slug:name>/money", staff.tenant_money, name="staff-tenant-money"),
+    path("staff/tenants/<slug:name>/members", staff.member_add, name="staff-member-add"),
+    path("staff/tenants/<slug:name>/members/<int:pk>/role", staff.member_role, name="staff-member-role"),
+    path("staff/tenants/<slug:name>/members/<int:pk>/remove", staff.member_remove, name="staff-member-remove"),
+    path("staff/tenants/<slug:name>/keys/<int:pk>/revoke", staff.key_revoke, name="staff-key-revoke"),
+    path("staff/audit/", staff.audit_log, name="staff-audit"),
 ]

@@ -1,17 +1,17 @@
+"""Tenant pages about accounts: sign-in, the tenant switcher and the member's API keys."""
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import charts, services, usage
+from . import services
 from .dashboard import SESSION_TENANT, ThrottledLoginForm, memberships, tenant_view, writer_required
-from .forms import KeyForm, PeriodForm
+from .forms import KeyForm
 from .models import ApiKey
-from .services import format_units
 
 
 class LoginView(auth_views.LoginView):
@@ -87,94 +87,3 @@ def key_revoke(request, lookup):
         messages.success(request, f"Revoked “{api_key.name}” ({api_key.masked}). It no longer works.")
         return redirect("key-list")
     return render(request, "accounts/key_revoke.html", {"nav": "keys", "api_key": api_key})
-
-
-# --- Usage ---------------------------------------------------------------------------------
-
-LEDGER_PAGE_SIZE = 25
-
-
-def _money(value):
-    return format_units(int(value))
-
-
-def _seconds(value):
-    return f"{value:g} s"
-
-
-def _charts(period, daily, models, keys):
-    """The usage page's four SVG charts from the already grouped rows."""
-    names = sorted({row["model"] for row in daily})
-    index = {day: i for i, day in enumerate(period.days)}
-    spend = {name: [0] * len(index) for name in names}
-    seconds = {name: [0] * len(index) for name in names}
-    for row in daily:
-        spend[row["model"]][index[row["day"]]] = row["spend"]
-        seconds[row["model"]][index[row["day"]]] = row["seconds"]
-    full = [day.strftime("%a %d %b %Y") for day in period.days]
-    short = [day.strftime("%d %b") for day in period.days]
-    span = f"{period.first:%d %b %Y} to {period.last:%d %b %Y}"
-    return {
-        "spend_per_day": charts.stacked_bars(
-            f"Spend per day by model, {span}", full, list(spend.items()), _money, tick_labels=short
-        ),
-        "seconds_per_day": charts.stacked_bars(
-            f"Seconds generated per day by model, {span}", full, list(seconds.items()), _seconds, tick_labels=short
-        ),
-        "spend_per_model": charts.horizontal_bars(
-            f"Spend per model, {span}",
-            [(row["model"], row["spend"]) for row in models],
-            _money,
-            colours={name: i for i, name in enumerate(names)},
-        ),
-        "spend_per_key": charts.horizontal_bars(
-            f"Spend per key, {span}", [(usage.key_label(row), row["spend"]) for row in keys], _money
-        ),
-    }
-
-
-@tenant_view
-@require_safe
-def usage_page(request):
-    form = PeriodForm(request.GET)
-    period = form.chosen()
-    daily = usage.daily_by_model(request.tenant, period)
-    models = usage.by_model(request.tenant, period)
-    keys = usage.by_key(request.tenant, period)
-    ledger = Paginator(
-        usage.ledger_in(request.tenant, period).select_related("task", "api_key"), LEDGER_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "accounts/usage.html",
-        {
-            "nav": "usage",
-            "form": form,
-            "period": period,
-            "models": models,
-            "keys": keys,
-            "totals": usage.totals(models),
-            "ledger": ledger,
-            "charts": _charts(period, daily, models, keys) if models else None,
-        },
-    )
-
-
-def _csv_response(rows, name, period):
-    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}-{period.first}-{period.last}.csv"'
-    return response
-
-
-@tenant_view
-@require_safe
-def usage_tasks_csv(request):
-    period = PeriodForm(request.GET).chosen()
-    return _csv_response(usage.task_csv(request.tenant, period), f"{request.tenant.name}-tasks", period)
-
-
-@tenant_view
-@require_safe
-def usage_ledger_csv(request):
-    period = PeriodForm(request.GET).chosen()
-    return _csv_response(usage.ledger_csv(request.tenant, period), f"{request.tenant.name}-ledger", period)

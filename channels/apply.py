@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from accounts import services as money
-from accounts.models import Membership, Tenant
+from accounts.models import AuditEntry, Membership, Tenant
 
 from .adaptors import registry
-from .models import AuditEntry, Channel, Price
+from .models import Channel, Price
 
 TOP_LEVEL = {"tenants", "users", "channels", "prices"}
 

@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from videos.canonical import ImageInput, RequestInvalid, sniff_image
-
 from . import http
+from .canonical import ImageInput, RequestInvalid, sniff_image
 
 MAX_REDIRECTS = 3
 

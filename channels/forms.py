@@ -1,4 +1,4 @@
-"""Operator forms: channels (with write-only credentials), prices, and the all-tasks filter.
+"""Operator forms: channels (with write-only credentials) and prices.
 
 Money is entered in US dollars (at most six decimals) and stored in units (1,000,000 units = 1 USD), exactly.
 """
@@ -7,10 +7,8 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.conf import settings
 
-from accounts.models import Tenant
-from videos.forms import TaskFilterForm
+from accounts.forms import UsdField
 
 from .models import Channel, Price
 
@@ -77,27 +75,6 @@ def parse_pairs(text, what):
                 raise forms.ValidationError(f"{where[key].capitalize()}: the {label} is missing or has spaces.")
         result[key] = value
     return result
-
-
-def units_to_usd(units):
-    return Decimal(units) / settings.GATEWAY_UNITS_PER_USD
-
-
-class UsdField(forms.DecimalField):
-    """Dollars in the form, units in cleaned_data."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", Decimal(0))
-        kwargs.setdefault("decimal_places", 6)
-        super().__init__(max_digits=16, **kwargs)
-
-    def prepare_value(self, value):
-        return format(units_to_usd(value).normalize(), "f") if isinstance(value, int) else value
-
-    def clean(self, value):
-        amount = super().clean(value)
-        # Exact: at most six decimals were accepted, and 1 unit = $0.000001.
-        return None if amount is None else int(amount * settings.GATEWAY_UNITS_PER_USD)
 
 
 class ChannelForm(forms.Form):
@@ -282,28 +259,3 @@ class PriceForm(forms.ModelForm):
                 raise forms.ValidationError(f"The multiplier for '{tier}' must be 0 or more, not '{value}'.")
             multipliers[tier.lower()] = str(number)
         return multipliers
-
-
-def _choices(values, everything):
-    return [("", everything)] + [(value, value) for value in values]
-
-
-class StaffTaskFilterForm(TaskFilterForm):
-    """The all-tasks filters: also by tenant and channel, and by the vendor's task id."""
-
-    id_fields = ("public_id", "vendor_task_id")
-
-    tenant = forms.ChoiceField(required=False)
-    channel = forms.ChoiceField(required=False)
-
-    def __init__(self, data):
-        super().__init__(data)
-        self.fields["tenant"].choices = _choices(Tenant.objects.values_list("name", flat=True), "Any tenant")
-        self.fields["channel"].choices = _choices(Channel.objects.values_list("name", flat=True), "Any channel")
-
-    def narrow(self, tasks, data):
-        if "tenant" in data:
-            tasks = tasks.filter(tenant__name=data["tenant"])
-        if "channel" in data:
-            tasks = tasks.filter(channel__name=data["channel"])
-        return tasks

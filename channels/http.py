@@ -13,9 +13,6 @@ from django.conf import settings
 
 from .adaptors.base import VendorTimeout, VendorUnavailable
 
-# Tests may set this to an httpx transport; production leaves it None.
-transport = None
-
 _client = None
 _client_lock = threading.Lock()
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -33,7 +30,6 @@ def client():
     with _client_lock:
         if _client is None or _client.is_closed:
             _client = httpx.Client(
-                transport=transport,
                 follow_redirects=True,
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )

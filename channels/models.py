@@ -1,6 +1,5 @@
 from decimal import ROUND_CEILING, Decimal
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -103,19 +102,3 @@ class Price(models.Model):
     def cost(self, seconds, resolution=None):
         base = Decimal(self.per_video) + Decimal(self.per_second) * Decimal(str(seconds or 0))
         return int((base * self.multiplier(resolution)).to_integral_value(rounding=ROUND_CEILING))
-
-
-class AuditEntry(models.Model):
-    """Who changed which configuration, and when. Never holds a secret."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    action = models.CharField(max_length=64)
-    target = models.CharField(max_length=200)
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self):
-        return f"{self.action} {self.target}"

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import AuditEntry
+
 from .adaptors.base import AdaptorError, CallContext
 from .crypto import CredentialsUnreadable
-from .models import AuditEntry, Channel, Price
+from .models import Channel, Price
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,20 @@ def is_known_model(model):
     return any(channel.serves(model) for channel in Channel.objects.all())
 
 
-def served_models():
-    models = set()
-    for channel in Channel.objects.usable():
-        models.update(channel.served_models)
-    return sorted(models)
+def served_models(*, usable=True):
+    """Each model clients may request -> the vendor of a channel serving it (the highest priority
+    one), sorted by name. ``usable=False`` counts disabled channels too (what operators price)."""
+    channels = Channel.objects.usable() if usable else Channel.objects.all()
+    owners = {}
+    for channel in channels.order_by("-priority", "name"):
+        for model in channel.served_models:
+            owners.setdefault(model, channel.vendor)
+    return dict(sorted(owners.items()))
+
+
+def model_names():
+    """Every model name an operator configured: priced or served by any channel."""
+    return set(Price.objects.values_list("model", flat=True)) | set(served_models(usable=False))
 
 
 def quote(model, plan):

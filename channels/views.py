@@ -1,4 +1,5 @@
-"""Operator pages (staff only): channels, prices, all tasks, health and the audit log.
+"""Operator pages (staff only) about configuration: a channel's settings, test and status, and prices.
+The channel list, which shows task figures, is a videos page.
 
 Every change is a POST and leaves an AuditEntry; a channel's credentials are never
 rendered, logged or written to the audit log (only "replaced").
@@ -7,24 +8,18 @@ rendered, logged or written to the audit log (only "replaced").
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_q.models import OrmQ
 
-from accounts.dashboard import staff_view
-from videos.models import Heartbeat, VideoTask
+from accounts.dashboard import record, staff_view
 
 from . import services
 from .adaptors import registry
-from .forms import ChannelForm, PriceForm, StaffTaskFilterForm, credential_label
-from .models import AuditEntry, Channel, Price
+from .forms import ChannelForm, PriceForm, credential_label
+from .models import Channel, Price
 
 log = logging.getLogger(__name__)
 
@@ -36,38 +31,7 @@ PREVIEW_SECONDS = (5, 10)
 CHANNEL_FIELDS = ("name", "vendor", "base_url", "served_models", "model_mapping", "priority", "weight", "options")
 
 
-def record(request, action, target, **detail):
-    """One audit entry for a change made by the signed-in operator. ``detail`` never holds a secret."""
-    AuditEntry.objects.create(user=request.user, action=action, target=str(target)[:200], detail=detail)
-
-
-def paginate(request, queryset, per_page=PAGE_SIZE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
-
 # --- channels ------------------------------------------------------------------------
-
-
-def vendor_labels():
-    return dict(registry.choices())
-
-
-@staff_view
-def channel_list(request):
-    since = timezone.now() - SUCCESS_WINDOW
-    recent = Q(tasks__finished_at__gte=since)
-    channels = list(
-        Channel.objects.annotate(
-            in_flight=Count("tasks", filter=Q(tasks__status__in=VideoTask.ACTIVE)),
-            finished=Count("tasks", filter=recent & Q(tasks__status__in=VideoTask.TERMINAL)),
-            completed=Count("tasks", filter=recent & Q(tasks__status=VideoTask.Status.COMPLETED)),
-        )
-    )
-    labels = vendor_labels()
-    for channel in channels:
-        channel.vendor_label = labels.get(channel.vendor, channel.vendor)
-        channel.success_rate = round(100 * channel.completed / channel.finished) if channel.finished else None
-    return render(request, "staff/channel_list.html", {"channels": channels, "nav": "channels"})
 
 
 def _form_context(form, adaptor, **extra):
@@ -84,7 +48,9 @@ def _form_context(form, adaptor, **extra):
 def channel_new(request):
     vendor = request.GET.get("vendor")
     if not vendor:
-        return render(request, "staff/channel_vendor.html", {"adaptors": registry.all_adaptors(), "nav": "channels"})
+        return render(
+            request, "channels/staff/channel_vendor.html", {"adaptors": registry.all_adaptors(), "nav": "channels"}
+        )
     try:
         adaptor = registry.get(vendor)
     except KeyError:
@@ -99,7 +65,7 @@ def channel_new(request):
         log.info("Channel %s (%s) created by %s", channel.name, vendor, request.user)
         messages.success(request, f"Channel {channel.name} created. Use Test to check its credentials.")
         return redirect("staff-channel", pk=channel.pk)
-    return render(request, "staff/channel_form.html", _form_context(form, adaptor))
+    return render(request, "channels/staff/channel_form.html", _form_context(form, adaptor))
 
 
 def _snapshot(channel):
@@ -129,7 +95,7 @@ def channel_edit(request, pk):
         else:
             messages.info(request, "Nothing changed.")
         return redirect("staff-channel", pk=channel.pk)
-    return render(request, "staff/channel_form.html", _form_context(form, adaptor, channel=channel))
+    return render(request, "channels/staff/channel_form.html", _form_context(form, adaptor, channel=channel))
 
 
 def _back(request, channel):
@@ -173,13 +139,6 @@ def channel_status(request, pk):
 # --- prices --------------------------------------------------------------------------
 
 
-def served_models():
-    names = set()
-    for models in Channel.objects.values_list("served_models", flat=True):
-        names.update(models)
-    return sorted(names)
-
-
 def price_preview(price):
     """What a 5 s and a 10 s video cost at the default tier and at every multiplier tier."""
     tiers = [("Default (1x)", None)] + [
@@ -198,9 +157,9 @@ def price_list(request):
     for price in prices:
         price.costs = [price.cost(seconds) for seconds in PREVIEW_SECONDS]
     priced = {price.model for price in prices}
-    unpriced = [name for name in served_models() if name not in priced]
+    unpriced = [name for name in sorted(services.served_models(usable=False)) if name not in priced]
     context = {"prices": prices, "unpriced": unpriced, "preview_seconds": PREVIEW_SECONDS, "nav": "prices"}
-    return render(request, "staff/price_list.html", context)
+    return render(request, "channels/staff/price_list.html", context)
 
 
 @staff_view
@@ -224,69 +183,7 @@ def price_edit(request, pk=None):
         "price": price if price.pk else None,
         "preview": preview,
         "preview_seconds": PREVIEW_SECONDS,
-        "served_models": served_models(),
+        "served_models": sorted(services.served_models(usable=False)),
         "nav": "prices",
     }
-    return render(request, "staff/price_form.html", context)
-
-
-# --- tasks ---------------------------------------------------------------------------
-
-
-@staff_view
-def task_list(request):
-    form = StaffTaskFilterForm(request.GET)
-    tasks = form.filter(VideoTask.objects.select_related("tenant", "channel", "api_key"))
-    page = paginate(request, tasks)
-    return render(request, "staff/task_list.html", {"form": form, "page": page, "nav": "staff-tasks"})
-
-
-@staff_view
-def task_detail(request, public_id):
-    task = get_object_or_404(
-        VideoTask.objects.select_related("tenant", "channel", "api_key", "remixed_from"), public_id=public_id
-    )
-    ledger = task.ledger.order_by("created_at", "id")
-    return render(request, "staff/task_detail.html", {"task": task, "ledger": ledger, "nav": "staff-tasks"})
-
-
-# --- health and audit ----------------------------------------------------------------
-
-
-@staff_view
-def health(request):
-    now = timezone.now()
-    heartbeat = Heartbeat.objects.filter(name="poller").first()
-    age = now - heartbeat.at if heartbeat else None
-    active = VideoTask.objects.active()
-    overdue = active.filter(deadline_at__lt=now)
-    context = {
-        "heartbeat": heartbeat,
-        "worker_alive": age is not None and age < WORKER_ALIVE,
-        "queue_depth": OrmQ.objects.count() if "orm" in settings.Q_CLUSTER else None,
-        "in_flight": active.values("channel__name").annotate(tasks=Count("id")).order_by("-tasks", "channel__name"),
-        "active_count": active.count(),
-        "overdue_count": overdue.count(),
-        "overdue": overdue.select_related("tenant", "channel").order_by("deadline_at")[:20],
-        "failures": VideoTask.objects.filter(status=VideoTask.Status.FAILED)
-        .select_related("tenant", "channel")
-        .order_by("-finished_at", "-id")[:10],
-        "troubled_channels": Channel.objects.exclude(status=Channel.Status.ENABLED),
-        "nav": "health",
-    }
-    return render(request, "staff/health.html", context)
-
-
-@staff_view
-def audit_log(request):
-    entries = AuditEntry.objects.select_related("user")
-    query = request.GET.get("q", "").strip()
-    if query:
-        entries = entries.filter(Q(target__icontains=query) | Q(action__icontains=query))
-    page = paginate(request, entries)
-    return render(request, "staff/audit_log.html", {"page": page, "query": query, "nav": "audit"})
-
-
-@staff_view
-def staff_home(request):
-    return redirect(reverse("staff-channels"))
+    return render(request, "channels/staff/price_form.html", context)

@@ -1,23 +1,20 @@
-"""Shared fixtures: two tenants with keys, a sandbox channel, prices, API clients."""
+"""Shared fixtures: test settings, two tenants with keys and members, a sandbox channel, prices,
+API clients, the Sora simulator and a background poller. Plain helpers are in tests/helpers.py."""
 
 import threading
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts import services as money
-from accounts.models import Membership, Tenant
+from accounts.models import Membership
 from channels.models import Channel, Price
+from tests.helpers import USD, client_for, make_tenant
 from tests.simulators.openai import OpenAISimulator
 from videos import services
-from videos.models import VideoTask
-
-USD = 1_000_000
 
 
 @pytest.fixture(autouse=True)
@@ -26,14 +23,6 @@ def _gateway_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.GATEWAY_UPSTREAM_TIMEOUT = 5
     settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT = 2
-
-
-def make_tenant(name, balance):
-    tenant = Tenant.objects.create(name=name)
-    if balance:
-        money.topup(tenant, balance, note="test")
-    tenant.refresh_from_db()
-    return tenant
 
 
 @pytest.fixture
@@ -70,13 +59,6 @@ def other_key(other_tenant):
     api_key, plaintext = money.issue_key(other_tenant, name="other")
     api_key.plaintext = plaintext
     return api_key
-
-
-def client_for(api_key=None):
-    client = APIClient()
-    if api_key is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.plaintext}")
-    return client
 
 
 @pytest.fixture
@@ -117,23 +99,6 @@ def sora(db, openai_sim):
     Price.objects.create(model="sora-2-pro", per_second=300_000, resolution_multipliers={"1080p": "1.5"})
     channel.simulator = openai_sim
     return channel
-
-
-def ledger_sum(tenant):
-    return sum(tenant.ledger.values_list("amount", flat=True))
-
-
-def drive(task_or_id, times=10):
-    """Poll a task until it stops changing state (calls the worker's code directly)."""
-    pk = getattr(task_or_id, "pk", task_or_id)
-    with time_machine.travel(timezone.now(), tick=True) as traveller:
-        for _ in range(times):
-            task = VideoTask.objects.get(pk=pk)
-            if not task.is_active:
-                return task
-            traveller.shift(120)
-            services.poll_once()
-    return VideoTask.objects.get(pk=pk)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.db.utils import IntegrityError
 from accounts import services as money
 from accounts.models import LedgerEntry, Tenant
 from channels.models import Price
-from tests.conftest import USD, client_for, drive, ledger_sum, make_tenant
+from tests.helpers import USD, client_for, drive, ledger_sum, make_tenant
 from videos import services
 from videos.models import VideoTask
 

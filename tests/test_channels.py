@@ -7,7 +7,7 @@ import pytest
 from channels import crypto
 from channels import services as channel_services
 from channels.models import Channel, Price
-from tests.conftest import USD, drive, ledger_sum
+from tests.helpers import USD, drive, ledger_sum
 from tests.simulators.openai import OpenAISimulator
 from videos.models import VideoTask
 

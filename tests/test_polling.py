@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from channels.adaptors.base import IN_PROGRESS, PollResult
-from tests.conftest import USD, drive, ledger_sum
+from tests.helpers import USD, drive, ledger_sum
 from videos import services
 from videos.models import Heartbeat, VideoTask
 
@@ -164,3 +164,15 @@ def test_schedule_is_created_idempotently():
     ensure_schedules()
     schedule = Schedule.objects.get(name=TICK_SCHEDULE)
     assert schedule.func == "videos.tasks.poll_tick" and schedule.repeats == -1
+
+
+def test_migrate_creates_the_poll_schedule(db):
+    """A worker started with plain ``qcluster`` (not ``serve``) must poll: migrate makes the schedule."""
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    from videos.tasks import TICK_SCHEDULE
+
+    Schedule.objects.filter(name=TICK_SCHEDULE).delete()
+    call_command("migrate", verbosity=0)
+    assert Schedule.objects.get(name=TICK_SCHEDULE).func == "videos.tasks.poll_tick"

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from openai import OpenAI
 
-from videos.samples import sample_video_bytes
+from channels.adaptors.samples import sample_video_bytes
 
 
 def free_port():

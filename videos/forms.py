@@ -1,4 +1,4 @@
-"""The task-list filters, shared by the tenant and staff pages."""
+"""Task-page forms: the task-list filters (tenant and staff) and the usage period."""
 
 from datetime import datetime, time, timedelta
 
@@ -6,7 +6,11 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import ApiKey, Tenant
+from channels.models import Channel
+
 from .models import VideoTask
+from .usage import DEFAULT_DAYS, MAX_DAYS, PRESETS, Period
 
 
 def day_start(day):
@@ -56,3 +60,79 @@ class TaskFilterForm(forms.Form):
 
     def narrow(self, tasks, data):
         return tasks
+
+
+class TenantTaskFilterForm(TaskFilterForm):
+    model = forms.ChoiceField(required=False, choices=[])
+    key = forms.ChoiceField(required=False, choices=[])
+
+    def __init__(self, data, *, tenant):
+        super().__init__(data)
+        models = VideoTask.objects.for_tenant(tenant).order_by("model").values_list("model", flat=True).distinct()
+        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
+        self.keys = {k.lookup: k for k in ApiKey.objects.for_tenant(tenant)}
+        keys = ((k.lookup, f"{k.name} ({k.masked})") for k in self.keys.values())
+        self.fields["key"].choices = [("", "Any key"), *keys]
+
+    def narrow(self, tasks, data):
+        return tasks.filter(api_key=self.keys[data["key"]]) if "key" in data else tasks
+
+
+def _choices(values, everything):
+    return [("", everything)] + [(value, value) for value in values]
+
+
+class StaffTaskFilterForm(TaskFilterForm):
+    """The all-tasks filters: also by tenant and channel, and by the vendor's task id."""
+
+    id_fields = ("public_id", "vendor_task_id")
+
+    tenant = forms.ChoiceField(required=False)
+    channel = forms.ChoiceField(required=False)
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.fields["tenant"].choices = _choices(Tenant.objects.values_list("name", flat=True), "Any tenant")
+        self.fields["channel"].choices = _choices(Channel.objects.values_list("name", flat=True), "Any channel")
+
+    def narrow(self, tasks, data):
+        if "tenant" in data:
+            tasks = tasks.filter(tenant__name=data["tenant"])
+        if "channel" in data:
+            tasks = tasks.filter(channel__name=data["channel"])
+        return tasks
+
+
+class PeriodForm(forms.Form):
+    period = forms.ChoiceField(
+        choices=[*((str(days), f"Last {days} days") for days in PRESETS), ("custom", "Custom")],
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data):
+        data = data.copy()
+        data.setdefault("period", str(DEFAULT_DAYS))
+        super().__init__(data)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period") != "custom":
+            return data
+        since, until = data.get("since"), data.get("until")
+        if not since or not until:
+            raise forms.ValidationError("Choose both a start and an end date for a custom period.")
+        if since > until:
+            raise forms.ValidationError("The end date is before the start date.")
+        if (until - since).days + 1 > MAX_DAYS:
+            raise forms.ValidationError(f"A period can span at most {MAX_DAYS} days.")
+        return data
+
+    def chosen(self):
+        """The chosen period; the default (last 30 days) when nothing valid was chosen."""
+        if self.is_valid():
+            data = self.cleaned_data
+            if data["period"] == "custom":
+                return Period(data["since"], data["until"], "custom")
+            return Period.last_days(int(data["period"]))
+        return Period.last_days(DEFAULT_DAYS)

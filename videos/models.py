@@ -3,10 +3,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant, random_token
+from channels import canonical
 from channels.adaptors.base import TaskRef
 from channels.models import Channel
-
-from . import canonical
 
 
 def new_public_id():

@@ -7,6 +7,7 @@ releases the hold in the same transaction, and only the caller that wins the
 conditional update settles, so a task is billed or refunded exactly once.
 """
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import services as money
-from channels import services as channels
+from channels import services as routing
 from channels.adaptors.base import (
     COMPLETED,
     FAILED,
@@ -30,10 +31,10 @@ from channels.adaptors.base import (
     VendorTimeout,
     VendorUnavailable,
 )
+from channels.canonical import RequestInvalid
 from channels.models import Channel
 
 from . import storage
-from .canonical import RequestInvalid
 from .errors import BILLING, INVALID, PERMISSION, SERVER, UPSTREAM, GatewayError
 from .models import Heartbeat, VideoTask
 
@@ -70,13 +71,13 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
                 503, "no_channel_available", "The channel that made the source video is unavailable.", kind=UPSTREAM
             )
         candidates = [remix_of.channel]
-        request.remix_of_vendor_id = remix_of.vendor_task_id
+        request = dataclasses.replace(request, remix_of_vendor_id=remix_of.vendor_task_id)
     else:
-        candidates = channels.candidates(model)
+        candidates = routing.candidates(model)
         if vendor is not None:
             candidates = [channel for channel in candidates if channel.vendor == vendor]
     if not candidates:
-        if channels.is_known_model(model):
+        if routing.is_known_model(model):
             raise GatewayError(
                 503, "no_channel_available", f"Every channel serving '{model}' is disabled right now.", kind=UPSTREAM
             )
@@ -85,10 +86,10 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
     first = candidates[0]
     try:
         plan = first.adaptor.plan(request, first.upstream_model(model))
-        amount = channels.quote(model, plan)
+        amount = routing.quote(model, plan)
     except RequestInvalid as exc:
         raise GatewayError(400, exc.code, exc.message, param=exc.param) from None
-    except channels.ModelNotPriced as exc:
+    except routing.ModelNotPriced as exc:
         raise GatewayError(400, exc.code, str(exc), param="model") from None
 
     now = timezone.now()
@@ -102,7 +103,7 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
                 upstream_model=first.upstream_model(model),
                 mode=request.mode,
                 prompt=request.prompt,
-                params=request.record(),
+                params=_params(request, plan),
                 remixed_from=remix_of,
                 seconds=plan.seconds,
                 resolution=plan.resolution or "",
@@ -124,26 +125,35 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
 
 
 def _submit(task, request, plan, candidates, remix_of):
-    """Try each candidate channel until one takes the job (see adaptors.base for the rules)."""
+    """Try each candidate channel until one takes the job (see adaptors.base for the rules).
+
+    Every channel plans the client's request afresh (it is immutable, so nothing the one before
+    derived leaks into it); a later channel is used only if its plan costs no more than the hold."""
     last_error = None
     for channel in candidates:
         adaptor = channel.adaptor
         upstream_model = channel.upstream_model(task.model)
-        ctx = channels.call_context(channel)
+        ctx = routing.call_context(channel)
         try:
+            channel_plan = plan
             if channel is not candidates[0]:
-                adaptor.plan(request, upstream_model)  # another vendor may not take these parameters
-            with channels.scrubbed(ctx):
+                channel_plan = adaptor.plan(request, upstream_model)  # another vendor may not take these parameters
+                # Plans compare by what they bill. A plan that costs more than the hold is skipped;
+                # one that costs no more is fine: the capture is on the task's seconds, never above the hold.
+                if channel_plan != plan and routing.quote(task.model, channel_plan) > task.amount_held:
+                    log.info("Channel %s would bill more than %s holds; skipped", channel.name, task.public_id)
+                    continue
+            with routing.scrubbed(ctx):
                 if remix_of is not None:
-                    submission = adaptor.remix(ctx, remix_of.ref(), request, plan)
+                    submission = adaptor.remix(ctx, remix_of.ref(), request, channel_plan)
                 else:
-                    submission = adaptor.submit(ctx, request, upstream_model, plan)
+                    submission = adaptor.submit(ctx, request, upstream_model, channel_plan)
         except VendorAuthFailed as exc:
-            channels.note_failure(channel, f"Credentials rejected: {exc.message}", disable=True)
+            routing.note_failure(channel, f"Credentials rejected: {exc.message}", disable=True)
             last_error = exc
             continue
         except VendorUnavailable as exc:
-            channels.note_failure(channel, exc.message)
+            routing.note_failure(channel, exc.message)
             last_error = exc
             continue
         except RequestInvalid as exc:
@@ -156,13 +166,13 @@ def _submit(task, request, plan, candidates, remix_of):
             _fail_submit(task, code, exc.message, channel)
             raise GatewayError(400, code, f"{adaptor.label} refused the request: {exc.message}") from None
         except VendorTimeout as exc:
-            channels.note_failure(channel, exc.message)
+            routing.note_failure(channel, exc.message)
             _fail_submit(task, "vendor_timeout", exc.message, channel)
             raise GatewayError(
                 504, "vendor_timeout", f"{adaptor.label} did not answer in time; nothing was charged.", kind=UPSTREAM
             ) from None
         except AdaptorError as exc:
-            channels.note_failure(channel, exc.message)
+            routing.note_failure(channel, exc.message)
             _fail_submit(task, "vendor_error", exc.message, channel)
             raise GatewayError(
                 502, "vendor_error", f"{adaptor.label} answered unexpectedly: {exc.message}", kind=UPSTREAM
@@ -177,6 +187,9 @@ def _submit(task, request, plan, candidates, remix_of):
         now = timezone.now()
         VideoTask.objects.filter(pk=task.pk).update(
             channel=channel,
+            params=_params(request, channel_plan),
+            seconds=channel_plan.seconds,
+            resolution=channel_plan.resolution or "",
             upstream_model=upstream_model,
             vendor_task_id=submission.vendor_task_id,
             vendor_status=submission.vendor_status[:64],
@@ -195,6 +208,20 @@ def _submit(task, request, plan, candidates, remix_of):
         f"No upstream channel could take the request ({message}); nothing was charged.",
         kind=UPSTREAM,
     )
+
+
+def _params(request, plan):
+    """What the task row keeps of a request: the client's parameters, with the seconds, size,
+    resolution and aspect ratio replaced by the ones the channel planned (what the task is
+    billed and produced as, which pages and dialects read). The client's own values the plan
+    replaced are kept under "requested"."""
+    params = request.record()
+    planned = plan.record()
+    requested = {key: params[key] for key in planned if params.get(key) not in (None, planned[key])}
+    params.update(planned)
+    if requested:
+        params["requested"] = requested
+    return params
 
 
 def _fail_submit(task, code, message, channel=None):
@@ -251,7 +278,7 @@ def finish(task, status, *, error_code="", error_message="", seconds_produced=No
         task.refresh_from_db()
         if status == VideoTask.Status.COMPLETED:
             seconds = seconds_produced if seconds_produced else task.seconds
-            charge = channels.settle_amount(task.model, seconds, task.resolution, task.amount_held)
+            charge = routing.settle_amount(task.model, seconds, task.resolution, task.amount_held)
             task.amount_charged = money.capture(task, charge)
             VideoTask.objects.filter(pk=task.pk).update(amount_charged=task.amount_charged)
         else:
@@ -291,15 +318,15 @@ def _backoff(task):
 def poll_task(task):
     channel = task.channel
     try:
-        ctx = channels.call_context(channel)
-        with channels.scrubbed(ctx):
+        ctx = routing.call_context(channel)
+        with routing.scrubbed(ctx):
             result = channel.adaptor.poll(ctx, task.ref())
-        result.error_message = channels.scrub(result.error_message, ctx.credentials)
+        result.error_message = routing.scrub(result.error_message, ctx.credentials)
     except AdaptorError as exc:
         if isinstance(exc, VendorAuthFailed):
-            channels.note_failure(channel, f"Credentials rejected while polling: {exc.message}", disable=True)
+            routing.note_failure(channel, f"Credentials rejected while polling: {exc.message}", disable=True)
         else:
-            channels.note_failure(channel, f"Polling failed: {exc.message}")
+            routing.note_failure(channel, f"Polling failed: {exc.message}")
         _poll_later(task, errored=True)
         return
     except Exception:

@@ -12,8 +12,8 @@ from django.db.models import Q
 from django_q.tasks import async_task
 
 from channels import http
-from channels import services as channels
 from channels.adaptors.base import AdaptorError, ContentSource
+from channels.services import call_context
 
 from .models import VideoTask
 
@@ -22,7 +22,7 @@ CHUNK = 256 * 1024
 
 
 def enqueue_store(task_id):
-    async_task("videos.tasks.store_result", task_id, sync=getattr(settings, "GATEWAY_SYNC_TASKS", False))
+    async_task("videos.tasks.store_result", task_id, sync=settings.GATEWAY_SYNC_TASKS)
 
 
 def stored_path(task):
@@ -37,7 +37,7 @@ def content_source(task):
     path = stored_path(task)
     if path is not None:
         return ContentSource(path=str(path))
-    return task.channel.adaptor.content(channels.call_context(task.channel), task.ref())
+    return task.channel.adaptor.content(call_context(task.channel), task.ref())
 
 
 def store_result(task_id):
@@ -49,7 +49,7 @@ def store_result(task_id):
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        source = task.channel.adaptor.content(channels.call_context(task.channel), task.ref())
+        source = task.channel.adaptor.content(call_context(task.channel), task.ref())
         size = _copy(source, target)
     except (AdaptorError, OSError, TooLarge) as exc:
         log.warning("Could not store the video of %s: %s", task.public_id, exc)

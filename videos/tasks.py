@@ -16,8 +16,10 @@ def store_result(task_id):
     return storage.store_result(task_id)
 
 
-def ensure_schedules():
-    Schedule.objects.update_or_create(
+def ensure_schedules(using="default", **kwargs):
+    """Create (or repair) the poll schedule. Runs after every ``migrate`` (post_migrate), so a
+    worker started with plain ``manage.py qcluster`` polls too, not only one started by ``serve``."""
+    Schedule.objects.using(using).update_or_create(
         name=TICK_SCHEDULE,
         defaults={
             "func": "videos.tasks.poll_tick",

@@ -1,37 +1,22 @@
+"""Pages about tasks: history, one task, its video and usage for members; all tasks, health and the
+channel list (with task figures) for staff (under staff/)."""
+
 from django.urls import path
 
-from .api import models, native_dashscope, native_jimeng, native_kling, native_vidu, openai, unified
+from . import staff, views
 
 urlpatterns = [
-    path("v1/videos", openai.VideoCollection.as_view()),
-    path("v1/videos/<str:video_id>", openai.VideoDetail.as_view()),
-    path("v1/videos/<str:video_id>/content", openai.VideoContent.as_view(), name="video-content"),
-    path("v1/videos/<str:video_id>/remix", openai.VideoRemix.as_view()),
-    path("v1/video/generations", unified.Generations.as_view()),
-    path("v1/video/generations/<str:task_id>", unified.Generation.as_view()),
-    path("v1/models", models.ModelList.as_view()),
-    path("kling/v1/videos/text2video", native_kling.Videos.as_view(action="text2video")),
-    path("kling/v1/videos/image2video", native_kling.Videos.as_view(action="image2video")),
-    path("kling/v1/videos/text2video/<str:task_id>", native_kling.Video.as_view(action="text2video")),
-    path("kling/v1/videos/image2video/<str:task_id>", native_kling.Video.as_view(action="image2video")),
-    # DashScope: "api/v1/" is what the dashscope SDK calls; "alibailian/api/v1/" is new-api-style gateways' prefix.
-    path("api/v1/services/aigc/video-generation/video-synthesis", native_dashscope.Synthesis.as_view()),
-    path("api/v1/services/aigc/image2video/video-synthesis", native_dashscope.Synthesis.as_view()),
-    path("api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
-    path(
-        "alibailian/api/v1/services/aigc/video-generation/video-synthesis",
-        native_dashscope.Synthesis.as_view(require_async=False),
-    ),
-    path(
-        "alibailian/api/v1/services/aigc/image2video/video-synthesis",
-        native_dashscope.Synthesis.as_view(require_async=False),
-    ),
-    path("alibailian/api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
-    path("jimeng/", native_jimeng.Jimeng.as_view()),
-    path("jimeng", native_jimeng.Jimeng.as_view()),
-    path("vidu/ent/v2/text2video", native_vidu.Create.as_view(endpoint="text2video")),
-    path("vidu/ent/v2/img2video", native_vidu.Create.as_view(endpoint="img2video")),
-    path("vidu/ent/v2/start-end2video", native_vidu.Create.as_view(endpoint="start-end2video")),
-    path("vidu/ent/v2/reference2video", native_vidu.Create.as_view(endpoint="reference2video")),
-    path("vidu/ent/v2/tasks/<str:task_id>/creations", native_vidu.Creations.as_view()),
+    path("tasks/", views.task_list, name="task-list"),
+    path("tasks/rows/", views.task_rows, name="task-rows"),
+    path("tasks/<str:public_id>/", views.task_detail, name="task-detail"),
+    path("tasks/<str:public_id>/status/", views.task_status, name="task-status"),
+    path("tasks/<str:public_id>/video", views.task_video, name="task-video"),
+    path("usage/", views.usage_page, name="usage"),
+    path("usage/tasks.csv", views.usage_tasks_csv, name="usage-tasks-csv"),
+    path("usage/ledger.csv", views.usage_ledger_csv, name="usage-ledger-csv"),
+    # Staff
+    path("staff/channels/", staff.channel_list, name="staff-channels"),
+    path("staff/tasks/", staff.task_list, name="staff-tasks"),
+    path("staff/tasks/<str:public_id>/", staff.task_detail, name="staff-task"),
+    path("staff/health/", staff.health, name="staff-health"),
 ]

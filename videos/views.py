@@ -1,4 +1,5 @@
-"""Tenant task pages: the history with filters, one task with its timeline, and its video.
+"""Tenant pages about tasks: the history with filters, one task with its timeline, its video,
+and usage over a period (spend, seconds, charts, CSV exports).
 
 Everything starts from ``VideoTask.objects.for_tenant``; another tenant's task is 404.
 Vendor-side fields (vendor ids and status, result_url, the channel) are never rendered here.
@@ -6,19 +7,18 @@ Vendor-side fields (vendor ids and status, result_url, the channel) are never re
 
 import json
 
-from django import forms
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from accounts.dashboard import tenant_view
-from accounts.models import ApiKey
+from accounts.services import format_units
 from channels.adaptors.base import AdaptorError
 
-from . import content
+from . import charts, content, usage
 from .errors import GatewayError
-from .forms import TaskFilterForm
+from .forms import PeriodForm, TenantTaskFilterForm
 from .models import VideoTask
 
 PAGE_SIZE = 25
@@ -45,22 +45,6 @@ def explain_error(task):
     if task.status != VideoTask.Status.FAILED:
         return ""
     return ERROR_EXPLANATIONS.get(task.error_code, UNKNOWN_ERROR)
-
-
-class TenantTaskFilterForm(TaskFilterForm):
-    model = forms.ChoiceField(required=False, choices=[])
-    key = forms.ChoiceField(required=False, choices=[])
-
-    def __init__(self, data, *, tenant):
-        super().__init__(data)
-        models = VideoTask.objects.for_tenant(tenant).order_by("model").values_list("model", flat=True).distinct()
-        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
-        self.keys = {k.lookup: k for k in ApiKey.objects.for_tenant(tenant)}
-        keys = ((k.lookup, f"{k.name} ({k.masked})") for k in self.keys.values())
-        self.fields["key"].choices = [("", "Any key"), *keys]
-
-    def narrow(self, tasks, data):
-        return tasks.filter(api_key=self.keys[data["key"]]) if "key" in data else tasks
 
 
 def _task_page(request):
@@ -136,3 +120,94 @@ def task_video(request, public_id):
         return content.respond(request, task)
     except (GatewayError, AdaptorError):
         return HttpResponse("The video is not available right now.", status=502, content_type="text/plain")
+
+
+# --- Usage ---------------------------------------------------------------------------------
+
+LEDGER_PAGE_SIZE = 25
+
+
+def _money(value):
+    return format_units(int(value))
+
+
+def _seconds(value):
+    return f"{value:g} s"
+
+
+def _charts(period, daily, models, keys):
+    """The usage page's four SVG charts from the already grouped rows."""
+    names = sorted({row["model"] for row in daily})
+    index = {day: i for i, day in enumerate(period.days)}
+    spend = {name: [0] * len(index) for name in names}
+    seconds = {name: [0] * len(index) for name in names}
+    for row in daily:
+        spend[row["model"]][index[row["day"]]] = row["spend"]
+        seconds[row["model"]][index[row["day"]]] = row["seconds"]
+    full = [day.strftime("%a %d %b %Y") for day in period.days]
+    short = [day.strftime("%d %b") for day in period.days]
+    span = f"{period.first:%d %b %Y} to {period.last:%d %b %Y}"
+    return {
+        "spend_per_day": charts.stacked_bars(
+            f"Spend per day by model, {span}", full, list(spend.items()), _money, tick_labels=short
+        ),
+        "seconds_per_day": charts.stacked_bars(
+            f"Seconds generated per day by model, {span}", full, list(seconds.items()), _seconds, tick_labels=short
+        ),
+        "spend_per_model": charts.horizontal_bars(
+            f"Spend per model, {span}",
+            [(row["model"], row["spend"]) for row in models],
+            _money,
+            colours={name: i for i, name in enumerate(names)},
+        ),
+        "spend_per_key": charts.horizontal_bars(
+            f"Spend per key, {span}", [(usage.key_label(row), row["spend"]) for row in keys], _money
+        ),
+    }
+
+
+@tenant_view
+@require_safe
+def usage_page(request):
+    form = PeriodForm(request.GET)
+    period = form.chosen()
+    daily = usage.daily_by_model(request.tenant, period)
+    models = usage.by_model(request.tenant, period)
+    keys = usage.by_key(request.tenant, period)
+    ledger = Paginator(
+        usage.ledger_in(request.tenant, period).select_related("task", "api_key"), LEDGER_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "videos/usage.html",
+        {
+            "nav": "usage",
+            "form": form,
+            "period": period,
+            "models": models,
+            "keys": keys,
+            "totals": usage.totals(models),
+            "ledger": ledger,
+            "charts": _charts(period, daily, models, keys) if models else None,
+        },
+    )
+
+
+def _csv_response(rows, name, period):
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{period.first}-{period.last}.csv"'
+    return response
+
+
+@tenant_view
+@require_safe
+def usage_tasks_csv(request):
+    period = PeriodForm(request.GET).chosen()
+    return _csv_response(usage.task_csv(request.tenant, period), f"{request.tenant.name}-tasks", period)
+
+
+@tenant_view
+@require_safe
+def usage_ledger_csv(request):
+    period = PeriodForm(request.GET).chosen()
+    return _csv_response(usage.ledger_csv(request.tenant, period), f"{request.tenant.name}-ledger", period)

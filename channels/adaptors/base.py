@@ -7,7 +7,7 @@ a TaskRef (what it remembered about one task), and acts on what it returns or ra
 
 Errors tell the core what happened, which decides routing and money:
 
-- RequestInvalid (from videos.canonical): the client's request cannot be served by
+- RequestInvalid (from channels.canonical): the client's request cannot be served by
   this model; found before any money moves. -> 400, no vendor call.
 - VendorRejected: the vendor refused this request (bad parameter, moderation). The
   client's doing: -> 400 with the vendor's reason, hold released, channel not blamed.
@@ -22,7 +22,7 @@ Errors tell the core what happened, which decides routing and money:
 
 from dataclasses import dataclass, field
 
-from videos.canonical import CanonicalRequest, RequestInvalid  # noqa: F401 (re-exported)
+from ..canonical import CanonicalRequest, RequestInvalid
 
 QUEUED = "queued"
 IN_PROGRESS = "in_progress"
@@ -77,10 +77,41 @@ class CallContext:
 
 @dataclass
 class Plan:
-    """What the request will produce, as far as billing is concerned."""
+    """What one channel will make of a request: what is billed (``seconds``, ``resolution``) and
+    what the adaptor derived from the request to produce it. plan() fills it in; submit() and
+    remix() read it rather than deriving again. The request itself is never changed: it is what
+    the client asked for, and the next channel tried plans it afresh.
+
+    Plans compare by what is billed: two plans are equal when they bill the same.
+    """
 
     seconds: int
     resolution: str | None = None
+    # The pixel size and aspect ratio the vendor is asked to render, when the adaptor decides them
+    # (a default, or a normalised size); None when the request's own go through unchanged.
+    width: int | None = field(default=None, compare=False)
+    height: int | None = field(default=None, compare=False)
+    aspect_ratio: str | None = field(default=None, compare=False)
+    # The request's vendor extras left after split_pinned() checked the billed ones: merged into
+    # the vendor body as they are.
+    extra: dict = field(default_factory=dict, compare=False)
+    # Anything else submit() needs from planning: the endpoint or req_key chosen, the images as
+    # the vendor takes them, ...
+    derived: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def size(self):
+        return f"{self.width}x{self.height}" if self.width and self.height else None
+
+    def record(self):
+        """JSON-safe: what the task is billed and produced as, for the task row."""
+        planned = {
+            "seconds": self.seconds,
+            "size": self.size,
+            "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio,
+        }
+        return {key: value for key, value in planned.items() if value is not None}
 
 
 @dataclass
@@ -177,31 +208,6 @@ class Adaptor:
     # --- helpers for subclasses ----------------------------------------------------
 
     @staticmethod
-    def merge_extra(body, extra, protected=()):
-        """Merge vendor extras into a body without letting them change what is billed.
-
-        A protected key in ``extra`` with a different value than the body's is refused.
-        """
-        for key, value in (extra or {}).items():
-            if key in protected:
-                if key in body and body[key] != value:
-                    raise RequestInvalid(
-                        f"metadata.{key} cannot override the billed value ({body[key]!r}); "
-                        f"set it through the request's own fields",
-                        f"metadata.{key}",
-                        "metadata_override_refused",
-                    )
-                if key not in body:
-                    raise RequestInvalid(
-                        f"metadata.{key} cannot be set through metadata",
-                        f"metadata.{key}",
-                        "metadata_override_refused",
-                    )
-                continue
-            body[key] = value
-        return body
-
-    @staticmethod
     def choose(value, allowed, param, default=None):
         """Validate one value against the allowed ones (None -> default)."""
         if value is None:
@@ -230,3 +236,31 @@ class Adaptor:
                 f"The vendor answered HTTP {response.status_code} with a body that is not JSON",
                 http_status=response.status_code,
             ) from None
+
+
+def split_pinned(extra, pinned):
+    """Check the extras that would change what is billed; return the others, to merge into the body.
+
+    The one rule for every adaptor: metadata cannot override billed fields. ``pinned`` maps
+    vendor fields to the values plan() bills (the model, duration, resolution, the images that
+    decide the mode, ...), or to None for a field the gateway alone sets or leaves out. Metadata
+    may repeat a billed value (new-api clients send ``metadata.duration: 5`` next to
+    ``duration: 5``, and Kling wants the string "5"), so values are compared as text; a
+    different value, or any value for a field pinned to None, is refused.
+    """
+    rest = {}
+    for key, value in (extra or {}).items():
+        if key not in pinned:
+            rest[key] = value
+        elif pinned[key] is None:
+            raise RequestInvalid(
+                f"metadata.{key} cannot be set through metadata", f"metadata.{key}", "metadata_override_refused"
+            )
+        elif str(value).strip().lower() != str(pinned[key]).lower():
+            raise RequestInvalid(
+                f"metadata.{key} ({value!r}) cannot override the billed value ({pinned[key]!r}); "
+                f"set it through the request's own fields",
+                f"metadata.{key}",
+                "metadata_override_refused",
+            )
+    return rest

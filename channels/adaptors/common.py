@@ -1,6 +1,6 @@
 """Checks shared by vendor adaptors that the contract (base.py, canonical.py) does not offer yet."""
 
-from videos.canonical import RequestInvalid
+from ..canonical import RequestInvalid
 
 RATIO_TOLERANCE = 0.01  # 854x480 is 16:9; 1000x900 is not 1:1
 
@@ -40,32 +40,3 @@ def requested_ratio(request, allowed):
             "invalid_aspect_ratio",
         )
     return request.aspect_ratio
-
-
-def split_pinned(extra, billed):
-    """Check the metadata keys that decide price or model against what is billed; return the others.
-
-    ``billed`` maps vendor fields to the values plan() bills. Metadata may repeat a billed
-    value (new-api clients send ``metadata.duration: 5`` next to ``duration: 5``, and Kling
-    wants the string "5"), so values are compared as text; a different value is refused.
-    """
-    rest = {}
-    for key, value in (extra or {}).items():
-        if key not in billed:
-            rest[key] = value
-        elif str(value).strip().lower() != str(billed[key]).lower():
-            raise RequestInvalid(
-                f"metadata.{key} ({value!r}) cannot override the billed value ({billed[key]!r}); "
-                f"set it through the request's own fields",
-                f"metadata.{key}",
-                "metadata_override_refused",
-            )
-    return rest
-
-
-def whole_seconds(value, param):
-    """A duration given as text or number in metadata ("5", 5) -> 5."""
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise RequestInvalid(f"'{param}' must be a whole number of seconds, got {value!r}", param) from None

@@ -5,9 +5,8 @@
 import logging
 from dataclasses import dataclass
 
-from videos.canonical import normalize_resolution, parse_size, resolution_tier
-
 from .. import http
+from ..canonical import RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -16,12 +15,12 @@ from .base import (
     Adaptor,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    split_pinned,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ STATUS = {
     "UNKNOWN": FAILED,
 }
 # Extras that belong in ``input``; every other extra goes to ``parameters``. Images come from
-# the canonical fields only (they decide the mode).
+# the canonical fields only (they decide the mode), so they are pinned like the billed fields.
 IMAGE_KEYS = ("img_url", "first_frame_url", "last_frame_url")
 INPUT_KEYS = ("audio_url", "template", "negative_prompt", *IMAGE_KEYS)
 AUDIO_EXTRAS = ("audio_url", "audio")
@@ -116,7 +115,6 @@ class DashScopeWan(Adaptor):
 
     def plan(self, request, upstream_model):
         spec = model_spec(upstream_model)
-        _lift_native_fields(request)
         default = 5 if 5 in spec.durations else spec.durations[0]
         seconds = self.choose(request.seconds, spec.durations, "seconds", default=default)
         self._check_images(request, spec, upstream_model)
@@ -126,14 +124,34 @@ class DashScopeWan(Adaptor):
                 "metadata.audio_url",
                 "unsupported_audio",
             )
+        width = height = None
         if spec.kind == T2V:
             size = self._t2v_size(request, spec, upstream_model)
-            request.width, request.height = (int(part) for part in size.split("*"))
-            tier = TIER_OF_SIZE[size] if size in TIER_OF_SIZE else resolution_tier(request.width, request.height)
+            width, height = (int(part) for part in size.split("*"))
+            tier = TIER_OF_SIZE[size] if size in TIER_OF_SIZE else resolution_tier(width, height)
         else:
             tier = self._tier(request, spec, upstream_model)
-        request.resolution = tier
-        return Plan(seconds=seconds, resolution=tier)
+        pinned = {
+            "model": upstream_model,
+            "duration": seconds,
+            "size": f"{width}*{height}" if spec.kind == T2V else None,
+            "resolution": None if spec.kind == T2V else tier.upper(),
+            **self._inputs_images(request, spec),
+        }
+        extra = split_pinned(request.extra, pinned)
+        return Plan(seconds=seconds, resolution=tier, width=width, height=height, extra=extra)
+
+    @staticmethod
+    def _inputs_images(request, spec):
+        """The image fields of ``input``: what the model takes, None for the others."""
+        images = dict.fromkeys(IMAGE_KEYS)
+        if spec.kind == I2V:
+            images["img_url"] = _image_ref(request.image)
+        elif spec.kind == KF2V:
+            images["first_frame_url"] = _image_ref(request.image)
+            if request.last_frame:
+                images["last_frame_url"] = _image_ref(request.last_frame)
+        return images
 
     def _check_images(self, request, spec, model):
         if request.reference_images:
@@ -207,26 +225,17 @@ class DashScopeWan(Adaptor):
         inputs = {"prompt": request.prompt}
         parameters = {"duration": plan.seconds}
         if spec.kind == T2V:
-            parameters["size"] = f"{request.width}*{request.height}"
+            parameters["size"] = f"{plan.width}*{plan.height}"
         else:
             parameters["resolution"] = plan.resolution.upper()
-        if spec.kind == I2V:
-            inputs["img_url"] = _image_ref(request.image)
-        elif spec.kind == KF2V:
-            inputs["first_frame_url"] = _image_ref(request.image)
-            if request.last_frame:
-                inputs["last_frame_url"] = _image_ref(request.last_frame)
+        inputs.update((key, ref) for key, ref in self._inputs_images(request, spec).items() if ref)
         if request.negative_prompt:
             inputs["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             parameters["seed"] = request.seed
-        body = {"model": upstream_model, "input": inputs, "parameters": parameters}
-        extra = dict(request.extra)
-        self.merge_extra(body, {"model": extra.pop("model")} if "model" in extra else {}, protected=("model",))
-        input_extra = {key: extra.pop(key) for key in INPUT_KEYS if key in extra}
-        self.merge_extra(inputs, input_extra, protected=IMAGE_KEYS)
-        self.merge_extra(parameters, extra, protected=("duration", "size", "resolution"))
-        return body
+        for key, value in plan.extra.items():  # the billed and image fields were checked in plan()
+            (inputs if key in INPUT_KEYS else parameters)[key] = value
+        return {"model": upstream_model, "input": inputs, "parameters": parameters}
 
     def poll(self, ctx, ref):
         response = http.request("GET", self._url(ctx, f"/tasks/{ref.vendor_task_id}"), headers=self._headers(ctx))
@@ -273,22 +282,6 @@ class DashScopeWan(Adaptor):
         if code == "Arrearage" or code.startswith("Throttling") or status in (408, 429) or status >= 500:
             raise VendorUnavailable(message, code=code, http_status=status)
         raise VendorRejected(message, code=code or None, http_status=status, moderation=_is_moderation(code))
-
-
-def _lift_native_fields(request):
-    """A native DashScope body may leave size/resolution/duration in extra: make them canonical.
-    A value that conflicts with a canonical field stays in extra, where submit refuses it."""
-    extra = dict(request.extra)
-    if "size" in extra and not (request.width and request.height):
-        request.width, request.height = parse_size(extra.pop("size"), "size")
-    if "resolution" in extra and not request.resolution:
-        request.resolution = normalize_resolution(extra.pop("resolution"))
-    if "duration" in extra and request.seconds is None:
-        try:
-            request.seconds = int(extra.pop("duration"))
-        except (TypeError, ValueError):
-            raise RequestInvalid("'duration' must be a whole number of seconds", "duration") from None
-    request.extra = extra
 
 
 def _image_ref(image):

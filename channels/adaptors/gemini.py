@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .. import http
+from ..canonical import RequestInvalid
 from ..fetch import fetch_image
 from .base import (
     COMPLETED,
@@ -19,12 +20,12 @@ from .base import (
     ContentSource,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    split_pinned,
 )
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ MODELS = {
 }
 ASPECT_RATIOS = ("16:9", "9:16")
 MAX_REFERENCES = 3
-# Keys metadata may not set: they decide the price, the model or what the plan validated.
-PROTECTED = ("model", "durationSeconds", "resolution", "aspectRatio", "sampleCount", "numberOfVideos")
+# Keys metadata may not set, besides the billed ones: Veo would make more than one video.
+UNSETTABLE = ("sampleCount", "numberOfVideos")
 AUTH_STATUSES = {"UNAUTHENTICATED", "PERMISSION_DENIED"}
 UNAVAILABLE_STATUSES = {"RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL", "FAILED_PRECONDITION", "DEADLINE_EXCEEDED"}
 MODERATION_HINTS = ("usage guidelines", "safety", "sensitive", "responsible ai", "prohibited")
@@ -102,8 +103,16 @@ class GeminiVeo(Adaptor):
                     f"'reference_images' take up to {MAX_REFERENCES} images, 'seconds' 8 and no first frame",
                     "reference_images",
                 )
-        request.aspect_ratio, request.resolution = ratio, resolution
-        return Plan(seconds=seconds, resolution=resolution)
+        pinned = {
+            "model": upstream_model,
+            "durationSeconds": seconds,
+            "resolution": resolution if spec.send_resolution else None,
+            "aspectRatio": ratio,
+            **dict.fromkeys(UNSETTABLE),
+        }
+        # Metadata may say negative_prompt or negativePrompt; the API speaks camelCase.
+        extra = split_pinned({_camel(key): value for key, value in request.extra.items()}, pinned)
+        return Plan(seconds=seconds, resolution=resolution, aspect_ratio=ratio, extra=extra)
 
     # --- submit / poll ---------------------------------------------------------------
 
@@ -130,17 +139,14 @@ class GeminiVeo(Adaptor):
                 {"image": _image_bytes(image, f"reference_images[{index}]"), "referenceType": "asset"}
                 for index, image in enumerate(request.reference_images)
             ]
-        parameters = {"aspectRatio": request.aspect_ratio, "durationSeconds": plan.seconds}
+        parameters = {"aspectRatio": plan.aspect_ratio, "durationSeconds": plan.seconds}
         if spec.send_resolution:
             parameters["resolution"] = plan.resolution
         if request.negative_prompt:
             parameters["negativePrompt"] = request.negative_prompt
         if request.seed is not None:
             parameters["seed"] = request.seed
-        extra = {_camel(key): value for key, value in request.extra.items()}
-        if "model" in extra:
-            self.merge_extra({"model": upstream_model}, {"model": extra.pop("model")}, protected=("model",))
-        self.merge_extra(parameters, extra, protected=PROTECTED)
+        parameters.update(plan.extra)  # the billed fields were checked in plan()
         return {"instances": [instance], "parameters": parameters}
 
     def poll(self, ctx, ref):

@@ -12,9 +12,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from videos.canonical import TEXT, ImageInput
-
 from .. import http, volcengine
+from ..canonical import TEXT, RequestInvalid
 from ..fetch import fetch_image
 from .base import (
     COMPLETED,
@@ -24,12 +23,12 @@ from .base import (
     Adaptor,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    split_pinned,
 )
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,6 @@ class Jimeng(Adaptor):
     # --- request translation -----------------------------------------------------------
 
     def plan(self, request, upstream_model):
-        _lift_metadata_images(request)
         if request.reference_images:
             raise RequestInvalid(
                 "Jimeng takes a first frame and a last frame, not reference images", "reference_images"
@@ -147,23 +145,21 @@ class Jimeng(Adaptor):
             )
         if not images:
             self.choose(request.aspect_ratio, RATIOS, "aspect_ratio")
-        self._body(request, req_key, seconds)  # refuses conflicting metadata before any money moves
-        return Plan(seconds=seconds, resolution=resolution)
+        # The model is the req_key; the image lists are filled from the request's images by submit().
+        pinned = {"req_key": req_key, "frames": frames(seconds), "model": None}
+        extra = split_pinned(request.extra, {**pinned, "image_urls": None, "binary_data_base64": None})
+        return Plan(seconds=seconds, resolution=resolution, extra=extra, derived={"req_key": req_key})
 
-    def _body(self, request, req_key, seconds):
-        body = {"req_key": req_key, "seed": -1 if request.seed is None else request.seed, "frames": 24 * seconds + 1}
+    def submit(self, ctx, request, upstream_model, plan):
+        req_key = plan.derived["req_key"]
+        seed = -1 if request.seed is None else request.seed
+        body = {"req_key": req_key, "seed": seed, "frames": frames(plan.seconds)}
         if request.prompt:
             body["prompt"] = request.prompt
         if request.mode == TEXT and request.aspect_ratio:
             body["aspect_ratio"] = request.aspect_ratio  # image-to-video follows the image's own ratio
-        return self.merge_extra(
-            body, request.extra, protected=("req_key", "frames", "model", "image_urls", "binary_data_base64")
-        )
-
-    def submit(self, ctx, request, upstream_model, plan):
+        body.update(plan.extra)  # the billed fields were checked in plan()
         images = [img for img in (request.image, request.last_frame) if img]
-        req_key = derive_req_key(upstream_model, len(images))
-        body = self._body(request, req_key, plan.seconds)
         if images and all(img.data is None for img in images):
             body["image_urls"] = [img.url for img in images]
         elif images:  # bytes, or a mix: the vendor takes one list, so send everything as bytes
@@ -265,48 +261,16 @@ class Jimeng(Adaptor):
         return self.classify_http_error(response, message, code=str(code))
 
 
+def frames(seconds):
+    """Jimeng counts frames at 24 fps plus one: 5 s -> 121, 10 s -> 241."""
+    return 24 * seconds + 1
+
+
 def _code(body):
     try:
         return int(body.get("code"))
     except (TypeError, ValueError, AttributeError):
         return None
-
-
-def _lift_metadata_images(request):
-    """new-api clients repeat the image in metadata.image_urls / binary_data_base64.
-
-    With no canonical image those lists become the first (and last) frame; when they
-    repeat the canonical images they are dropped; anything else is a conflict.
-    """
-    extra = dict(request.extra or {})
-    given = []
-    for key in ("image_urls", "binary_data_base64"):
-        if key not in extra:
-            continue
-        values = extra.pop(key)
-        if not isinstance(values, list) or not values or len(values) > 2:
-            raise RequestInvalid(f"metadata.{key} must be a list of one or two images", f"metadata.{key}")
-        given += [(key, ImageInput.parse(value, f"metadata.{key}")) for value in values]
-    request.extra = extra
-    if not given:
-        return
-    if len(given) > 2:
-        raise RequestInvalid("metadata may carry at most two images", f"metadata.{given[0][0]}")
-    canonical = [img for img in (request.image, request.last_frame) if img]
-    if not canonical:
-        request.image = given[0][1]
-        request.last_frame = given[1][1] if len(given) > 1 else None
-    elif [_identity(img) for _, img in given] != [_identity(img) for img in canonical]:
-        key = given[0][0]
-        raise RequestInvalid(
-            f"metadata.{key} differs from the request's image/last_frame; give the images once",
-            f"metadata.{key}",
-            "metadata_conflict",
-        )
-
-
-def _identity(image):
-    return image.url if image.data is None else image.data
 
 
 adaptor = Jimeng()

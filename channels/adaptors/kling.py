@@ -19,6 +19,7 @@ import logging
 import time
 
 from .. import http
+from ..canonical import RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -27,14 +28,14 @@ from .base import (
     Adaptor,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    split_pinned,
 )
-from .common import requested_ratio, split_pinned, whole_seconds
+from .common import requested_ratio
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def jwt_token(access_key, secret_key, now=None):
 
 
 def error_for_code(code, message, http_status=None):
-    """Kling's documented error codes (vendors.md 1.6) -> adaptor errors; None when unknown."""
+    """Kling's documented error codes -> adaptor errors; None when unknown."""
     kwargs = {"code": str(code), "http_status": http_status}
     if 1000 <= code <= 1004 or code in (1103, 1304):  # auth, no permission, IP whitelist: the channel is wrong
         return VendorAuthFailed(message, **kwargs)
@@ -103,13 +104,18 @@ class Kling(Adaptor):
 
     def plan(self, request, upstream_model):
         action = self._action(request, upstream_model)
-        seconds = self._seconds(request)
+        seconds = self.choose(request.seconds, DURATIONS, "seconds", default=5)
         mode = self._mode(request)
-        split_pinned(request.extra, self._billed(upstream_model, seconds, mode))
-        if action == TEXT2VIDEO:
-            requested_ratio(request, ASPECT_RATIOS)
+        extra = split_pinned(request.extra, self._billed(upstream_model, seconds, mode))
+        ratio = requested_ratio(request, ASPECT_RATIOS) if action == TEXT2VIDEO else None
         self._check_extras(request, upstream_model)
-        return Plan(seconds=seconds, resolution=MODE_RESOLUTION[mode])
+        return Plan(
+            seconds=seconds,
+            resolution=MODE_RESOLUTION[mode],
+            aspect_ratio=ratio,
+            extra=extra,
+            derived={"action": action, "mode": mode},
+        )
 
     def _action(self, request, model):
         if request.reference_images:
@@ -130,12 +136,6 @@ class Kling(Adaptor):
             if image is not None and image.data is not None and image.mime_type not in IMAGE_TYPES:
                 raise RequestInvalid(f"Kling takes JPEG or PNG images; '{param}' is {image.mime_type}", param)
         return action
-
-    def _seconds(self, request):
-        seconds = request.seconds
-        if seconds is None and "duration" in request.extra:
-            seconds = whole_seconds(request.extra["duration"], "metadata.duration")
-        return self.choose(seconds, DURATIONS, "seconds", default=5)
 
     def _mode(self, request):
         chosen = self.choose(request.extra.get("mode"), tuple(MODE_RESOLUTION), "metadata.mode")
@@ -191,10 +191,8 @@ class Kling(Adaptor):
     # --- calls ------------------------------------------------------------------------
 
     def submit(self, ctx, request, upstream_model, plan):
-        action = self._action(request, upstream_model)
-        mode = "pro" if plan.resolution == MODE_RESOLUTION["pro"] else "std"
-        billed = self._billed(upstream_model, plan.seconds, mode)
-        body = {"model_name": upstream_model, "mode": mode, "duration": billed["duration"]}
+        action = plan.derived["action"]
+        body = {"model_name": upstream_model, "mode": plan.derived["mode"], "duration": str(plan.seconds)}
         if request.prompt:
             body["prompt"] = request.prompt
         if request.negative_prompt:
@@ -203,12 +201,9 @@ class Kling(Adaptor):
             body["image"] = _image(request.image)
             if request.last_frame:
                 body["image_tail"] = _image(request.last_frame)
-        else:
-            ratio = requested_ratio(request, ASPECT_RATIOS)
-            if ratio:
-                body["aspect_ratio"] = ratio
-        # The billed keys were checked in plan(); everything else is a Kling extra.
-        body = self.merge_extra(body, split_pinned(request.extra, billed))
+        elif plan.aspect_ratio:
+            body["aspect_ratio"] = plan.aspect_ratio
+        body.update(plan.extra)  # the billed keys were checked in plan(); everything else is a Kling extra
         response = http.request("POST", self._url(ctx, f"/v1/videos/{action}"), headers=self._headers(ctx), json=body)
         data = self._data(response)
         task_id = data.get("task_id")

@@ -5,9 +5,8 @@ Business errors come as HTTP 200 with a non-zero ``base_resp.status_code``."""
 import logging
 from dataclasses import dataclass
 
-from videos.canonical import ImageInput, normalize_resolution
-
 from .. import http
+from ..canonical import RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -16,12 +15,12 @@ from .base import (
     Adaptor,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    split_pinned,
 )
 
 log = logging.getLogger(__name__)
@@ -93,8 +92,7 @@ class MiniMaxHailuo(Adaptor):
 
     def plan(self, request, upstream_model):
         spec = MODELS.get(upstream_model, PERMISSIVE)
-        _lift_native_fields(request)
-        self._check_images(request, spec, upstream_model)
+        images = self._images(request, spec, upstream_model)
         resolution = self._resolution(request)
         resolution = self.choose(resolution, spec.resolutions, "resolution", default=spec.default)
         if resolution in spec.image_only and request.image is None:
@@ -106,18 +104,23 @@ class MiniMaxHailuo(Adaptor):
                 f"not at {resolution}; use 6",
                 "seconds",
             )
-        request.resolution = resolution.lower()
-        return Plan(seconds=seconds, resolution=resolution.lower())
+        pinned = {"model": upstream_model, "duration": seconds, "resolution": resolution, **images}
+        extra = split_pinned(request.extra, pinned)
+        images = {key: value for key, value in images.items() if value is not None}
+        return Plan(seconds=seconds, resolution=resolution.lower(), extra=extra, derived={"images": images})
 
-    def _check_images(self, request, spec, model):
+    def _images(self, request, spec, model):
+        """The body's image fields (IMAGE_KEYS), None for those the request does not fill."""
+        images = dict.fromkeys(IMAGE_KEYS)
         if spec.subject:
-            if request.image and not request.reference_images:
-                request.reference_images, request.image = [request.image], None
-            if len(request.reference_images) != 1 or request.image or request.last_frame:
+            # S2V: the subject may come as the single 'image' too.
+            subjects = request.reference_images or ((request.image,) if request.image else ())
+            if len(subjects) != 1 or (request.reference_images and request.image) or request.last_frame:
                 raise RequestInvalid(
                     f"{model} needs exactly one subject image in 'reference_images'", "reference_images"
                 )
-            return
+            images["subject_reference"] = [{"type": "character", "image": [_image_ref(subjects[0])]}]
+            return images
         if request.reference_images:
             raise RequestInvalid(f"{model} takes no 'reference_images' (S2V-01 does)", "reference_images")
         if request.image is None and not spec.text:
@@ -130,6 +133,11 @@ class MiniMaxHailuo(Adaptor):
                 f"(MiniMax-Hailuo-02), not {model}",
                 "last_frame",
             )
+        if request.image:
+            images["first_frame_image"] = _image_ref(request.image)
+        if request.last_frame:
+            images["last_frame_image"] = _image_ref(request.last_frame)
+        return images
 
     @staticmethod
     def _resolution(request):
@@ -154,14 +162,10 @@ class MiniMaxHailuo(Adaptor):
             "prompt": request.prompt,
             "duration": plan.seconds,
             "resolution": plan.resolution.upper(),
+            **plan.derived["images"],
         }
-        if request.image:
-            body["first_frame_image"] = _image_ref(request.image)
-        if request.last_frame:
-            body["last_frame_image"] = _image_ref(request.last_frame)
-        if request.reference_images:
-            body["subject_reference"] = [{"type": "character", "image": [_image_ref(request.reference_images[0])]}]
-        return self.merge_extra(body, request.extra, protected=("model", "duration", "resolution", *IMAGE_KEYS))
+        body.update(plan.extra)  # the billed and image fields were checked in plan()
+        return body
 
     def poll(self, ctx, ref):
         response = http.request(
@@ -248,33 +252,6 @@ def _raise_business(data):
     if code in UNAVAILABLE_CODES:
         raise VendorUnavailable(message, code=str(code))
     raise VendorRejected(message, code=str(code), moderation=code in MODERATION_CODES)
-
-
-def _lift_native_fields(request):
-    """new-api clients pass images and options through metadata: make them canonical."""
-    extra = dict(request.extra)
-    if "first_frame_image" in extra and request.image is None:
-        request.image = ImageInput.parse(extra.pop("first_frame_image"), "metadata.first_frame_image")
-    if "last_frame_image" in extra and request.last_frame is None:
-        request.last_frame = ImageInput.parse(extra.pop("last_frame_image"), "metadata.last_frame_image")
-    subject = extra.get("subject_reference")
-    if subject and not request.reference_images:
-        try:
-            request.reference_images = [ImageInput.parse(subject[0]["image"][0], "metadata.subject_reference")]
-        except (KeyError, IndexError, TypeError):
-            raise RequestInvalid(
-                "metadata.subject_reference must look like [{'type': 'character', 'image': [url]}]",
-                "metadata.subject_reference",
-            ) from None
-        del extra["subject_reference"]
-    if "resolution" in extra and not request.resolution:
-        request.resolution = normalize_resolution(extra.pop("resolution"))
-    if "duration" in extra and request.seconds is None:
-        try:
-            request.seconds = int(extra.pop("duration"))
-        except (TypeError, ValueError):
-            raise RequestInvalid("'duration' must be a whole number of seconds", "duration") from None
-    request.extra = extra
 
 
 def _image_ref(image):

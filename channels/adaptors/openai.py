@@ -3,9 +3,8 @@
 
 import json
 
-from videos.canonical import resolution_tier
-
 from .. import http
+from ..canonical import RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -15,9 +14,9 @@ from .base import (
     ContentSource,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorError,
+    split_pinned,
 )
 
 SECONDS = (4, 8, 12)
@@ -62,17 +61,12 @@ class OpenAIVideos(Adaptor):
         if request.last_frame or request.reference_images:
             raise RequestInvalid("Sora takes one input_reference image, not first/last frames", "image")
         width, height = (int(part) for part in size.split("x"))
-        request.width, request.height = width, height
-        return Plan(seconds=seconds, resolution=resolution_tier(width, height))
+        extra = split_pinned(request.extra, {"model": upstream_model, "seconds": seconds, "size": size})
+        return Plan(seconds=seconds, resolution=resolution_tier(width, height), width=width, height=height, extra=extra)
 
     def submit(self, ctx, request, upstream_model, plan):
-        fields = {
-            "model": upstream_model,
-            "prompt": request.prompt,
-            "seconds": str(plan.seconds),
-            "size": request.size or "720x1280",
-        }
-        fields = self.merge_extra(fields, request.extra, protected=("model", "seconds", "size"))
+        fields = {"model": upstream_model, "prompt": request.prompt, "seconds": str(plan.seconds), "size": plan.size}
+        fields.update(plan.extra)
         image = request.image
         if image is not None and image.data is not None:
             files = {"input_reference": ("input_reference", image.data, image.mime_type)}

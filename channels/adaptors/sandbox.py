@@ -9,9 +9,7 @@ failure; a prompt containing ``[reject]`` is refused at submit like a moderation
 import secrets
 import time
 
-from videos.canonical import resolution_tier
-from videos.samples import DURATIONS, sample_video_path
-
+from ..canonical import RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -21,10 +19,10 @@ from .base import (
     ContentSource,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorRejected,
 )
+from .samples import DURATIONS, sample_video_path
 
 
 class Sandbox(Adaptor):

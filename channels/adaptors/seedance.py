@@ -10,9 +10,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from videos.canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT
-
 from .. import http
+from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -21,10 +20,10 @@ from .base import (
     Adaptor,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorError,
     VendorUnavailable,
+    split_pinned,
 )
 
 log = logging.getLogger(__name__)
@@ -116,10 +115,13 @@ class Seedance(Adaptor):
             request.resolution, RESOLUTIONS, "size" if request.size else "resolution", model.default_resolution
         )
         self.choose(request.aspect_ratio, RATIOS, "aspect_ratio")
-        self._body(request, upstream_model, Plan(seconds, resolution))  # conflicting metadata fails here
-        return Plan(seconds=seconds, resolution=resolution)
+        content = self._content(request)
+        pinned = {"model": upstream_model, "content": content, "duration": seconds, "resolution": resolution}
+        extra = split_pinned(request.extra, {**pinned, "frames": None, "draft": None})  # before money moves
+        return Plan(seconds=seconds, resolution=resolution, extra=extra, derived={"content": content})
 
-    def _body(self, request, upstream_model, plan):
+    @staticmethod
+    def _content(request):
         content = [{"type": "text", "text": request.prompt}] if request.prompt else []
         roles = [(request.image, "first_frame"), (request.last_frame, "last_frame")]
         roles += [(image, "reference_image") for image in request.reference_images]
@@ -127,16 +129,20 @@ class Seedance(Adaptor):
             if image is not None:
                 url = image.url if image.data is None else image.data_uri
                 content.append({"type": "image_url", "image_url": {"url": url}, "role": role})
-        body = {"model": upstream_model, "content": content, "duration": plan.seconds, "resolution": plan.resolution}
+        return content
+
+    def submit(self, ctx, request, upstream_model, plan):
+        body = {
+            "model": upstream_model,
+            "content": plan.derived["content"],
+            "duration": plan.seconds,
+            "resolution": plan.resolution,
+        }
         if request.aspect_ratio:
             body["ratio"] = request.aspect_ratio
         if request.seed is not None:
             body["seed"] = request.seed
-        protected = ("model", "content", "duration", "resolution", "frames", "draft")
-        return self.merge_extra(body, request.extra, protected=protected)
-
-    def submit(self, ctx, request, upstream_model, plan):
-        body = self._body(request, upstream_model, plan)
+        body.update(plan.extra)  # the billed fields were checked in plan()
         response = http.request(
             "POST", self._url(ctx, "/contents/generations/tasks"), headers=self._headers(ctx), json=body
         )

@@ -5,16 +5,15 @@ with ``GET /ent/v2/tasks/{id}/creations``. Credentials: one API key, sent as
 The endpoint follows the images: none -> text2video, one -> img2video, first+last ->
 start-end2video, reference images -> reference2video. new-api clients may pin it with
 ``metadata.action`` (textGenerate, generate, firstTailGenerate, referenceGenerate), e.g. one
-image used as a reference. Duration and resolution are billed per the model's rules; when
-the request has no ``seconds``/``resolution``, ``metadata.duration``/``metadata.resolution``
-are read (new-api clients put them there), so they are billed, never overrides.
+image used as a reference. Duration and resolution are billed per the model's rules (the
+dialects lift new-api's ``metadata.duration``/``metadata.resolution`` into the request), so
+metadata may repeat them but never override them.
 """
 
 import logging
 
-from videos.canonical import normalize_resolution
-
 from .. import http
+from ..canonical import RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -23,14 +22,14 @@ from .base import (
     Adaptor,
     Plan,
     PollResult,
-    RequestInvalid,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    split_pinned,
 )
-from .common import requested_ratio, split_pinned, whole_seconds
+from .common import requested_ratio
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +97,18 @@ class Vidu(Adaptor):
     def plan(self, request, upstream_model):
         durations, default_seconds, resolutions = model_rules(upstream_model)
         endpoint = self._endpoint(request, upstream_model)
+        ratio = None
         if endpoint in (TEXT2VIDEO, REFERENCE):
-            self._aspect_ratio(request, upstream_model, endpoint)
-        seconds = request.seconds
-        if seconds is None and "duration" in request.extra:
-            seconds = whole_seconds(request.extra["duration"], "metadata.duration")
-        seconds = self.choose(seconds, tuple(durations), "seconds", default=default_seconds)
+            ratio = self._aspect_ratio(request, upstream_model, endpoint)
+        seconds = self.choose(request.seconds, tuple(durations), "seconds", default=default_seconds)
         allowed, default_resolution = resolutions[seconds]
         resolution = self._resolution(request, upstream_model, seconds, allowed, default_resolution)
-        split_pinned(request.extra, self._billed(upstream_model, seconds, resolution))
-        return Plan(seconds=seconds, resolution=resolution)
+        # "action" only chose the endpoint.
+        extra = {key: value for key, value in request.extra.items() if key != "action"}
+        extra = split_pinned(extra, self._billed(upstream_model, seconds, resolution))
+        return Plan(
+            seconds=seconds, resolution=resolution, aspect_ratio=ratio, extra=extra, derived={"endpoint": endpoint}
+        )
 
     def _endpoint(self, request, model):
         action = request.extra.get("action")
@@ -141,8 +142,6 @@ class Vidu(Adaptor):
 
     def _resolution(self, request, model, seconds, allowed, default):
         resolution = request.resolution
-        if resolution is None and request.extra.get("resolution") is not None:
-            resolution = normalize_resolution(request.extra["resolution"])
         param = "size" if request.size else "resolution"
         if resolution is not None and resolution not in allowed:
             shown = f"{request.size} ({resolution})" if request.size else resolution
@@ -165,7 +164,7 @@ class Vidu(Adaptor):
     # --- calls ------------------------------------------------------------------------
 
     def submit(self, ctx, request, upstream_model, plan):
-        endpoint = self._endpoint(request, upstream_model)
+        endpoint = plan.derived["endpoint"]
         body = {"model": upstream_model}
         if request.prompt:
             body["prompt"] = request.prompt
@@ -174,15 +173,11 @@ class Vidu(Adaptor):
             body["images"] = [image.url or image.data_uri for image in request.images()]
         body["duration"] = plan.seconds
         body["resolution"] = plan.resolution
-        if endpoint in (TEXT2VIDEO, REFERENCE):
-            ratio = self._aspect_ratio(request, upstream_model, endpoint)
-            if ratio:
-                body["aspect_ratio"] = ratio
+        if plan.aspect_ratio:
+            body["aspect_ratio"] = plan.aspect_ratio
         if request.seed is not None:
             body["seed"] = request.seed
-        # The billed keys were checked in plan(); "action" only chose the endpoint.
-        extra = {k: v for k, v in request.extra.items() if k != "action"}
-        body = self.merge_extra(body, split_pinned(extra, self._billed(upstream_model, plan.seconds, plan.resolution)))
+        body.update(plan.extra)  # the billed keys were checked in plan()
         response = http.request("POST", self._url(ctx, f"/ent/v2/{endpoint}"), headers=self._headers(ctx), json=body)
         answer = self._checked(response)
         if answer.get("state") == "failed":

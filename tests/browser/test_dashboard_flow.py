@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import services as money
 from accounts.models import Tenant
-from tests.browser.conftest import sign_in
+from tests.helpers import sign_in
 from tests.simulators.openai import OpenAISimulator
 from videos import services
 from videos.models import VideoTask

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # A small, real MP4 served as the "finished video" by every simulator.
-from videos.samples import sample_video_bytes
+from channels.adaptors.samples import sample_video_bytes
 
 
 @dataclass

@@ -12,7 +12,8 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..canonical import RequestInvalid
+from channels.canonical import RequestInvalid
+
 from ..errors import AUTHENTICATION, INVALID, PERMISSION, SERVER, GatewayError, not_found
 from ..models import VideoTask
 
@@ -71,10 +72,7 @@ class DialectView(APIView):
         """The HTTP status for an error; vendors' native wires use their own."""
         return error.status
 
-    def get_exception_handler(self):
-        return self.handle_error
-
-    def handle_error(self, exc, context):
+    def handle_error(self, exc):
         error = as_gateway_error(exc)
         if error is None:
             log.exception("Unhandled error in %s", type(self).__name__)
@@ -91,7 +89,7 @@ class DialectView(APIView):
 
     def handle_exception(self, exc):
         # Unlike DRF's default, unexpected exceptions also get the dialect's shape.
-        response = self.handle_error(exc, self.get_exception_handler_context())
+        response = self.handle_error(exc)
         self.response = response
         return response
 

@@ -27,7 +27,7 @@ SUCCESS = 10000
 STATUS = {VideoTask.Status.QUEUED: "in_queue", VideoTask.Status.IN_PROGRESS: "generating"}
 EXPIRED_CODES = ("deadline_exceeded", "submit_interrupted")  # resubmit, as Jimeng's "expired" says
 CANONICAL = ("req_key", "prompt", "image_urls", "binary_data_base64", "frames", "seed", "aspect_ratio")
-# Our codes -> Jimeng business codes (vendors.md 2.5; 50205 and 50400 from Jimeng's common table;
+# Our codes -> Jimeng business codes (Jimeng's documented table; 50205 and 50400 from its common table;
 # 50403, "balance insufficient", is the gateway's own: Jimeng documents no arrears code).
 CODES = {
     "content_moderation": 50412,

@@ -11,8 +11,9 @@ import uuid
 
 from rest_framework.response import Response
 
+from channels.canonical import TEXT
+
 from .. import services, signing
-from ..canonical import TEXT
 from ..errors import GatewayError
 from ..models import VideoTask
 from .base import DialectView
@@ -33,7 +34,7 @@ STATUS = {
     VideoTask.Status.COMPLETED: "succeed",
     VideoTask.Status.FAILED: "failed",
 }
-# Kling's error table (vendors.md 1.6): code -> HTTP status.
+# Kling's documented error table: code -> HTTP status.
 HTTP_STATUS = {
     1000: 401, 1001: 401, 1002: 401, 1003: 401, 1004: 401,
     1102: 429, 1103: 403, 1200: 400, 1201: 400, 1202: 404, 1203: 404,

@@ -3,8 +3,9 @@
 from django.db.models import Q
 from rest_framework.response import Response
 
+from channels.canonical import ImageInput
+
 from .. import content, services, signing
-from ..canonical import ImageInput
 from ..errors import INVALID, GatewayError, not_found
 from ..models import VideoTask
 from .base import DialectView

@@ -2,12 +2,15 @@
 
 Dialects pick their own field names off the wire; this module validates values and lifts
 the generic keys clients put in ``metadata`` (duration, seed, negative_prompt, first and
-last frames, ...) into canonical fields, leaving vendor-specific keys in ``extra``.
+last frames, ...) into canonical fields, leaving vendor-specific keys in ``extra``. This is
+the only place metadata becomes canonical fields: adaptors read the request as it is, so a
+vendor's own name for a canonical field (MiniMax's ``subject_reference``, Jimeng's image
+lists, DashScope's ``img_url``...) is lifted here too.
 """
 
 import json
 
-from ..canonical import (
+from channels.canonical import (
     RESOLUTION_RE,
     CanonicalRequest,
     ImageInput,
@@ -38,7 +41,10 @@ LIFTED = {
     "last_frame_url": "last_frame",
     "last_frame_image": "last_frame",
     "reference_images": "reference_images",
+    "subject_reference": "reference_images",  # MiniMax S2V, reshaped by _subject_images
 }
+# Jimeng's image lists (new-api clients repeat the request's images in them): the first and last frame.
+FRAME_LISTS = ("image_urls", "binary_data_base64")
 MAX_SECONDS = 3600
 
 
@@ -109,6 +115,54 @@ def _merge(fields, metadata):
     return merged, extra
 
 
+def _subject_images(value):
+    """MiniMax's ``[{"type": "character", "image": [url]}]`` -> ``[url]``."""
+    try:
+        return [value[0]["image"][0]]
+    except (KeyError, IndexError, TypeError):
+        raise RequestInvalid(
+            "metadata.subject_reference must look like [{'type': 'character', 'image': [url]}]",
+            "metadata.subject_reference",
+        ) from None
+
+
+def _frame_lists(metadata):
+    """Take Jimeng's image lists out of ``metadata``: [(key, ImageInput)], at most two."""
+    given = []
+    for key in FRAME_LISTS:
+        if key not in metadata:
+            continue
+        values = metadata.pop(key)
+        if not isinstance(values, list) or not values or len(values) > 2:
+            raise RequestInvalid(f"metadata.{key} must be a list of one or two images", f"metadata.{key}")
+        given += [(key, ImageInput.parse(value, f"metadata.{key}")) for value in values]
+    if len(given) > 2:
+        raise RequestInvalid("metadata may carry at most two images", f"metadata.{given[0][0]}")
+    return given
+
+
+def _with_frame_lists(image, last_frame, given):
+    """With no image in the request, the listed images are its first (and last) frame; when they
+    repeat the request's images they are dropped; anything else is a conflict."""
+    if not given:
+        return image, last_frame
+    canonical = [img for img in (image, last_frame) if img]
+    if not canonical:
+        return given[0][1], given[1][1] if len(given) > 1 else None
+    if [_identity(img) for _, img in given] != [_identity(img) for img in canonical]:
+        key = given[0][0]
+        raise RequestInvalid(
+            f"metadata.{key} differs from the request's image/last_frame; give the images once",
+            f"metadata.{key}",
+            "metadata_conflict",
+        )
+    return image, last_frame
+
+
+def _identity(image):
+    return image.url if image.data is None else image.data
+
+
 def _image(value, param):
     if value is None or value == "":
         return None
@@ -120,7 +174,11 @@ def _image(value, param):
 def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):
     """``fields`` uses canonical names: seconds, size, width, height, resolution, aspect_ratio,
     negative_prompt, seed, fps, image, last_frame, reference_images."""
-    merged, lifted_extra = _merge({k: v for k, v in fields.items() if v is not None}, metadata or {})
+    metadata = dict(metadata or {})
+    frame_lists = _frame_lists(metadata)
+    if metadata.get("subject_reference"):
+        metadata["subject_reference"] = _subject_images(metadata["subject_reference"])
+    merged, lifted_extra = _merge({k: v for k, v in fields.items() if v is not None}, metadata)
     width = as_int(merged.get("width"), "width", 16, 8192)
     height = as_int(merged.get("height"), "height", 16, 8192)
     resolution = merged.get("resolution")
@@ -137,6 +195,9 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
     if not isinstance(references, list):
         raise RequestInvalid("'reference_images' must be a list of images", "reference_images")
     seed = as_int(merged.get("seed"), "seed", -1, 2**32)
+    image, last_frame = _with_frame_lists(
+        _image(merged.get("image"), "image"), _image(merged.get("last_frame"), "last_frame"), frame_lists
+    )
     return CanonicalRequest(
         model=model,
         prompt=prompt,
@@ -145,8 +206,8 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
         height=height,
         resolution=normalize_resolution(resolution) if resolution else None,
         aspect_ratio=as_text(merged.get("aspect_ratio"), "aspect_ratio") or None,
-        image=_image(merged.get("image"), "image"),
-        last_frame=_image(merged.get("last_frame"), "last_frame"),
+        image=image,
+        last_frame=last_frame,
         reference_images=[_image(ref, "reference_images") for ref in references],
         negative_prompt=as_text(merged.get("negative_prompt"), "negative_prompt") or None,
         seed=seed,

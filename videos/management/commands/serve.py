@@ -10,8 +10,6 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
-from videos.tasks import ensure_schedules
-
 DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
 SHUTDOWN_GRACE = 15  # seconds
 
@@ -30,7 +28,6 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         if options["demo"]:
             call_command("apply", str(DEMO_FILE))
-        ensure_schedules()
         bind = f"{options['host']}:{options['port']}"
         web = subprocess.Popen(
             [

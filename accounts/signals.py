@@ -1,0 +1,7 @@
+"""Signals by which the apps above accounts pass data down without accounts importing them."""
+
+from django.dispatch import Signal
+
+# Sent when a page needs every model name a key could be limited to; receivers return an
+# iterable of names (channels answers with the priced and served models).
+collect_model_names = Signal()

@@ -1,0 +1,242 @@
+"""The canonical video request: what every client dialect parses into, and what every
+vendor adaptor translates from. It knows nothing of HTTP, tenants or money.
+
+A request is immutable: it is what the client asked for, and every channel tried for it
+plans the same request. What an adaptor derives from it (a normalised size, the images it
+will send, the extras left after the billed ones were checked) goes in its Plan.
+"""
+
+import base64
+import binascii
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+TEXT = "text"
+IMAGE = "image"
+FIRST_LAST = "first_last"
+REFERENCE = "reference"
+REMIX = "remix"
+MODES = (TEXT, IMAGE, FIRST_LAST, REFERENCE, REMIX)
+
+SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*×]\s*(\d{2,5})\s*$")
+RESOLUTION_RE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$")
+RATIO_RE = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{1,2})\s*$")
+DATA_URI_RE = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w=.+-]+)*;base64,(?P<data>.*)$", re.S)
+
+
+class RequestInvalid(ValueError):
+    """A client mistake found by parsing or validation, before any money moves."""
+
+    def __init__(self, message, param=None, code="invalid_request"):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+def sniff_image(data):
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:3] == b"GIF":
+        return "image/gif"
+    if data[:2] == b"BM":
+        return "image/bmp"
+    return None
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image as the client gave it: a URL, or bytes (upload, base64 or data URI)."""
+
+    url: str | None = None
+    data: bytes | None = None
+    mime_type: str | None = None
+
+    @classmethod
+    def parse(cls, value, param="image"):
+        """Accept an http(s) URL, a data URI or raw base64."""
+        if isinstance(value, dict):
+            value = value.get("image_url") or value.get("url")
+            if isinstance(value, dict):
+                value = value.get("url")
+        if not isinstance(value, str) or not value.strip():
+            raise RequestInvalid(f"'{param}' must be an image URL, a data URI or base64 data", param)
+        value = value.strip()
+        if value.startswith(("http://", "https://")):
+            return cls(url=value)
+        match = DATA_URI_RE.match(value)
+        raw = match.group("data") if match else value
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestInvalid(f"'{param}' is neither an http(s) URL nor valid base64 image data", param) from None
+        mime = (match.group("mime") if match else None) or sniff_image(data)
+        if not data or mime is None or not mime.startswith("image/"):
+            raise RequestInvalid(f"'{param}' does not contain a PNG, JPEG, WebP, GIF or BMP image", param)
+        return cls(data=data, mime_type=mime)
+
+    @classmethod
+    def from_upload(cls, upload, param="input_reference"):
+        data = upload.read()
+        mime = sniff_image(data)
+        if not data or mime is None:
+            raise RequestInvalid(f"'{param}' must be a PNG, JPEG, WebP, GIF or BMP image file", param)
+        return cls(data=data, mime_type=mime)
+
+    @property
+    def base64(self):
+        return base64.b64encode(self.data).decode() if self.data is not None else None
+
+    @property
+    def data_uri(self):
+        return f"data:{self.mime_type};base64,{self.base64}" if self.data is not None else None
+
+    def describe(self):
+        """A short JSON-safe record for the task row (never the bytes)."""
+        if self.url:
+            return self.url
+        return f"<{self.mime_type}, {len(self.data)} bytes>"
+
+
+def parse_size(value, param="size"):
+    """'1280x720', '1280*720' -> (1280, 720)."""
+    match = SIZE_RE.match(str(value))
+    if not match:
+        raise RequestInvalid(f"'{param}' must look like 1280x720, got {value!r}", param, "invalid_size")
+    return int(match.group(1)), int(match.group(2))
+
+
+def resolution_tier(width, height):
+    """The resolution tier prices and vendors speak of, from a pixel size."""
+    short = min(width, height)
+    for tier in (360, 480, 540, 720, 768, 1080, 1440):
+        if short <= tier:
+            return f"{tier}p"
+    return "2160p"
+
+
+def aspect_ratio(width, height):
+    """Nearest of the common ratios vendors accept."""
+    ratios = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3, "3:4": 3 / 4, "21:9": 21 / 9}
+    actual = width / height
+    return min(ratios, key=lambda name: abs(ratios[name] - actual))
+
+
+class Extra(Mapping):
+    """Vendor extras, read-only. Reading a value hands out a copy, so whoever holds a request
+    (an adaptor planning it, say) cannot change what the next reader sees."""
+
+    def __init__(self, items=None):
+        self._items = copy.deepcopy(dict(items._items if isinstance(items, Extra) else items or {}))
+
+    def __getitem__(self, key):
+        return copy.deepcopy(self._items[key])
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        return f"Extra({self._items!r})"
+
+
+@dataclass(frozen=True)
+class CanonicalRequest:
+    model: str
+    prompt: str = ""
+    seconds: int | None = None  # None: the vendor's default for the model
+    width: int | None = None
+    height: int | None = None
+    resolution: str | None = None  # "720p"; derived from width/height when those are given
+    aspect_ratio: str | None = None  # "16:9"; derived from width/height when those are given
+    image: ImageInput | None = None  # first frame, or the single reference image
+    last_frame: ImageInput | None = None
+    reference_images: tuple[ImageInput, ...] = ()  # a list given here is kept as a tuple
+    negative_prompt: str | None = None
+    seed: int | None = None
+    fps: int | None = None
+    # Vendor-specific fields (metadata, or a native body's fields we do not interpret), read-only
+    # (an Extra). Adaptors merge these into the vendor body but never let them change the model,
+    # duration or resolution that is billed (adaptors.base.split_pinned).
+    extra: Mapping = field(default_factory=dict)
+    # Set by the gateway for a remix (dataclasses.replace): the vendor's id of the source video.
+    remix_of_vendor_id: str | None = None
+    # Set by native dialects that pin the vendor operation (e.g. Kling "image2video").
+    native_action: str | None = None
+
+    def __post_init__(self):
+        # Frozen: the derived fields are set once, here, and never again.
+        resolution, ratio = self.resolution, self.aspect_ratio
+        if self.width and self.height:
+            resolution = resolution or resolution_tier(self.width, self.height)
+            ratio = ratio or aspect_ratio(self.width, self.height)
+        object.__setattr__(self, "resolution", normalize_resolution(resolution) if resolution else resolution)
+        object.__setattr__(self, "aspect_ratio", ratio)
+        object.__setattr__(self, "reference_images", tuple(self.reference_images or ()))
+        object.__setattr__(self, "extra", Extra(self.extra))
+
+    @property
+    def size(self):
+        return f"{self.width}x{self.height}" if self.width and self.height else None
+
+    @property
+    def mode(self):
+        if self.remix_of_vendor_id:
+            return REMIX
+        if self.reference_images:
+            return REFERENCE
+        if self.image and self.last_frame:
+            return FIRST_LAST
+        if self.image:
+            return IMAGE
+        return TEXT
+
+    def images(self):
+        return [img for img in (self.image, self.last_frame, *self.reference_images) if img]
+
+    def record(self):
+        """JSON-safe parameters for the task row."""
+        params = {
+            "seconds": self.seconds,
+            "size": self.size,
+            "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio,
+            "negative_prompt": self.negative_prompt,
+            "seed": self.seed,
+            "fps": self.fps,
+            "image": self.image.describe() if self.image else None,
+            "last_frame": self.last_frame.describe() if self.last_frame else None,
+            "reference_images": [img.describe() for img in self.reference_images] or None,
+            "extra": _json_safe(self.extra) or None,
+        }
+        return {key: value for key, value in params.items() if value is not None}
+
+
+def normalize_resolution(value):
+    """'1080P', '1080p', '1080' -> '1080p'. Leaves anything else alone (validated later)."""
+    text = str(value).strip()
+    match = RESOLUTION_RE.match(text) or re.match(r"^(\d{3,4})$", text)
+    return f"{match.group(1)}p" if match else text.lower()
+
+
+def _json_safe(value, depth=0):
+    """Drop base64 blobs and anything unserialisable from a record."""
+    if depth > 6:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, depth + 1) for v in value]
+    if isinstance(value, str) and len(value) > 2000:
+        return f"<{len(value)} characters>"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,95 @@
+"""Plain helpers the test modules import: money, tenants, API and page clients, tasks, polling.
+
+Fixtures live in the conftest.py files; everything here is an ordinary function or constant.
+"""
+
+from datetime import timedelta
+
+import time_machine
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts import services as money
+from accounts.models import Tenant
+from videos import services
+from videos.models import VideoTask
+
+USD = 1_000_000  # units per US dollar
+
+
+# --- tenants and money ------------------------------------------------------------------------
+
+
+def make_tenant(name, balance):
+    """A tenant topped up with ``balance`` units through the ledger."""
+    tenant = Tenant.objects.create(name=name)
+    if balance:
+        money.topup(tenant, balance, note="test")
+    tenant.refresh_from_db()
+    return tenant
+
+
+def ledger_sum(tenant):
+    return sum(tenant.ledger.values_list("amount", flat=True))
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+def client_for(api_key=None):
+    """An API client sending ``api_key`` (an ApiKey with ``.plaintext``) as a Bearer key; none without."""
+    client = APIClient()
+    if api_key is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.plaintext}")
+    return client
+
+
+def signed_in(user, **client_kwargs):
+    """A page client with a session for ``user`` (``enforce_csrf_checks=True`` and the like pass through)."""
+    client = Client(**client_kwargs)
+    client.force_login(user)
+    return client
+
+
+def sign_in(page, live_server, username, password):
+    """Sign in through the login form in a Playwright ``page`` (browser tests)."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+def submit(api, model="sandbox-video", prompt="a cat on a skateboard", seconds="5"):
+    """Create a video through ``POST /v1/videos`` and return its task row."""
+    response = api.post("/v1/videos", {"model": model, "prompt": prompt, "seconds": seconds}, format="json")
+    assert response.status_code == 200, response.content
+    return VideoTask.objects.get(public_id=response.json()["id"])
+
+
+def make_task(tenant, **fields):
+    """A task row written directly, without a vendor (for lists, filters and counts).
+
+    ``fields`` are VideoTask fields (``api_key=``, ``channel=``, ``status=``, ...); the model
+    defaults to ``sandbox-video`` and the deadline to an hour from now.
+    """
+    fields.setdefault("model", "sandbox-video")
+    fields.setdefault("deadline_at", timezone.now() + timedelta(hours=1))
+    return VideoTask.objects.create(tenant=tenant, **fields)
+
+
+def drive(task_or_id, times=10):
+    """Poll a task until it stops changing state (calls the worker's code directly)."""
+    pk = getattr(task_or_id, "pk", task_or_id)
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        for _ in range(times):
+            task = VideoTask.objects.get(pk=pk)
+            if not task.is_active:
+                return task
+            traveller.shift(120)
+            services.poll_once()
+    return VideoTask.objects.get(pk=pk)
