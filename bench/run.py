@@ -71,7 +71,7 @@ def bench_streaming(plaintext, size_mb):
         chunk = os.urandom(1024 * 1024)
         for _ in range(size_mb):
             handle.write(chunk)
-    VideoTask.objects.filter(pk=task.pk).update(result_file=relative)
+    VideoTask.objects.filter(pk=task.pk).update(result_file=relative, result_bytes=size_mb * 1024 * 1024)
 
     tracemalloc.start()
     started = time.perf_counter()

@@ -76,6 +76,15 @@ def call_context(channel):
     return CallContext(base_url=channel.effective_base_url, credentials=channel.credentials, options=channel.options)
 
 
+def submit_context(channel, external_id):
+    """The context of a create call: our id for the task (sent as the vendor's external id where it
+    takes one) and the shorter submit read timeout, which bounds how long a submit can be in flight."""
+    ctx = call_context(channel)
+    ctx.external_id = external_id
+    ctx.read_timeout = settings.GATEWAY_SUBMIT_TIMEOUT
+    return ctx
+
+
 def note_failure(channel, message, *, disable=False):
     """Record a vendor-side failure on the channel; disable it when its credentials were refused."""
     fields = {"last_error": message[:2000], "last_error_at": timezone.now()}

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -211,8 +212,17 @@ GATEWAY_TICK_SECONDS = env_int("GATEWAY_TICK_SECONDS", 50)
 # Timeouts for every upstream HTTP call (seconds).
 GATEWAY_UPSTREAM_CONNECT_TIMEOUT = env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 10)
 GATEWAY_UPSTREAM_TIMEOUT = env_int("GATEWAY_UPSTREAM_TIMEOUT", 60)
+# The read timeout of a vendor's create call, shorter: a task without a vendor id after connect +
+# this + a margin was interrupted mid-submit (videos.services.submit_grace).
+GATEWAY_SUBMIT_TIMEOUT = env_int("GATEWAY_SUBMIT_TIMEOUT", 30)
 # Finished videos larger than this are not copied; they are streamed from the vendor.
 GATEWAY_MAX_VIDEO_BYTES = env_int("GATEWAY_MAX_VIDEO_BYTES", 2 * 1024**3)
+# Copy finished videos to MEDIA_ROOT (verified) before they are charged. Off: nothing is copied,
+# a video is charged once the vendor's URL answers with its full length, and /content relays it.
+GATEWAY_STORE_RESULTS = env_bool("GATEWAY_STORE_RESULTS", True)
+# How long after the vendor reports a video done its delivery is retried before the task fails
+# (result_undeliverable) and its hold is released.
+GATEWAY_DELIVERY_WINDOW_SECONDS = env_int("GATEWAY_DELIVERY_WINDOW_SECONDS", 3600)
 # Client images the gateway downloads itself (SSRF guard, size cap).
 GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
 GATEWAY_ALLOW_PRIVATE_URLS = env_bool("GATEWAY_ALLOW_PRIVATE_URLS", False)

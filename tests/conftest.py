@@ -2,7 +2,6 @@
 API clients, the Sora simulator and a background poller. Plain helpers are in tests/helpers.py."""
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,7 +11,7 @@ from django.utils import timezone
 from accounts import services as money
 from accounts.models import Membership
 from channels.models import Channel, Price
-from tests.helpers import USD, client_for, make_tenant
+from tests.helpers import USD, client_for, make_tenant, poll_horizon
 from tests.simulators.openai import OpenAISimulator
 from videos import services
 
@@ -23,6 +22,7 @@ def _gateway_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.GATEWAY_UPSTREAM_TIMEOUT = 5
     settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT = 2
+    settings.GATEWAY_SUBMIT_TIMEOUT = 5
 
 
 @pytest.fixture
@@ -103,14 +103,12 @@ def sora(db, openai_sim):
 
 @pytest.fixture
 def poller():
-    """The worker's poll loop in a thread. It looks a few minutes ahead, so tasks are due at once
-    (vendor adaptors wait 10 s and more between polls); less than the submit grace, so a task
-    being submitted meanwhile is never taken for an interrupted one."""
+    """The worker's poll loop in a thread, looking ``poll_horizon()`` ahead."""
     stop = threading.Event()
 
     def loop():
         while not stop.is_set():
-            services.poll_once(now=timezone.now() + timedelta(minutes=5))
+            services.poll_once(now=timezone.now() + poll_horizon())
             stop.wait(0.2)
         connection.close()
 

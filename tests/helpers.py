@@ -82,6 +82,13 @@ def make_task(tenant, **fields):
     return VideoTask.objects.create(tenant=tenant, **fields)
 
 
+def poll_horizon():
+    """How far ahead a background poller in a test looks, so tasks are due at once (vendor adaptors
+    wait 10 s and more between polls): a little less than the submit grace, so a task being
+    submitted meanwhile is never taken for an interrupted one."""
+    return min(timedelta(minutes=5), services.submit_grace() - timedelta(seconds=10))
+
+
 def drive(task_or_id, times=10):
     """Poll a task until it stops changing state (calls the worker's code directly)."""
     pk = getattr(task_or_id, "pk", task_or_id)

@@ -1,7 +1,9 @@
 """Streaming a video to a client: Range (206), HEAD, constant memory for any size.
 
-A stored copy is served from disk; otherwise the vendor's bytes are relayed, passing the
-client's Range header through.
+A stored copy is served from disk, only if its size is the one verified when it was stored;
+otherwise the vendor's bytes are relayed, passing the client's Range header through. Either way
+the status and Content-Length are decided before any byte is sent: a vendor that does not answer
+200/206 (or cannot be reached) is a 502 in the dialect's error shape, never a 200 cut short.
 """
 
 import os
@@ -11,6 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import http_date
 
 from channels import http
+from channels.adaptors.base import AdaptorError
 
 from .errors import UPSTREAM, GatewayError
 from .storage import content_source
@@ -20,11 +23,18 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def respond(request, task):
-    source = content_source(task)
     filename = f"{task.public_id}.mp4"
+    try:
+        source = content_source(task)
+    except AdaptorError:
+        raise _unavailable("The vendor's copy of this video cannot be reached right now.") from None
     if source.path:
-        return file_response(request, source.path, source.content_type, filename)
+        return file_response(request, source.path, source.content_type, filename, size=source.expected_bytes)
     return relay_response(request, source, filename)
+
+
+def _unavailable(message):
+    return GatewayError(502, "vendor_content_unavailable", message, kind=UPSTREAM)
 
 
 def parse_range(header, size):
@@ -49,8 +59,8 @@ def parse_range(header, size):
     return start, end
 
 
-def _read(path, start, length):
-    with open(path, "rb") as handle:
+def _read(handle, start, length):
+    with handle:
         handle.seek(start)
         remaining = length
         while remaining > 0:
@@ -61,13 +71,23 @@ def _read(path, start, length):
             yield chunk
 
 
-def file_response(request, path, content_type, filename):
-    stat = os.stat(path)
+def file_response(request, path, content_type, filename, size=None):
+    """Serve a local file. With ``size`` (the length verified when it was stored), a file of any
+    other size is refused (502) rather than announced at one length and sent at another."""
+    try:
+        handle = open(path, "rb")  # the length announced and the bytes sent are of this one file
+    except OSError:
+        raise _unavailable("The stored copy of this video cannot be read.") from None
+    stat = os.fstat(handle.fileno())
+    if size is not None and stat.st_size != size:
+        handle.close()
+        raise _unavailable("The stored copy of this video is incomplete.")
     size = stat.st_size
     etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
     try:
         byte_range = parse_range(request.headers.get("Range"), size)
     except ValueError:
+        handle.close()
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
@@ -76,9 +96,10 @@ def file_response(request, path, content_type, filename):
     start, end = byte_range or (0, size - 1)
     length = end - start + 1 if size else 0
     if request.method == "HEAD":
+        handle.close()
         response = HttpResponse(status=206 if byte_range else 200)
     else:
-        response = StreamingHttpResponse(_read(path, start, length), status=206 if byte_range else 200)
+        response = StreamingHttpResponse(_read(handle, start, length), status=206 if byte_range else 200)
     response["Content-Type"] = content_type
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
@@ -96,16 +117,17 @@ def relay_response(request, source, filename):
     if request.headers.get("Range"):
         headers["Range"] = request.headers["Range"]
     headers["Accept-Encoding"] = "identity"  # relay the bytes as stored, lengths intact
-    method = "HEAD" if request.method == "HEAD" else "GET"
-    upstream = http.open_stream(method, source.url, headers=headers, read_timeout=120)
+    # A HEAD is answered from a GET's headers (closed unread): signed vendor URLs often allow GET only.
+    try:
+        upstream = http.open_stream("GET", source.url, headers=headers, read_timeout=120)
+    except AdaptorError:
+        raise _unavailable("The vendor's copy of this video cannot be reached right now.") from None
     if upstream.status_code not in (200, 206):
         status = upstream.status_code
         upstream.close()
         if status == 416:
             return HttpResponse(status=416)
-        raise GatewayError(
-            502, "vendor_content_unavailable", f"The vendor no longer serves this video (HTTP {status}).", kind=UPSTREAM
-        )
+        raise _unavailable(f"The vendor no longer serves this video (HTTP {status}).")
 
     def body():
         try:
@@ -113,7 +135,7 @@ def relay_response(request, source, filename):
         finally:
             upstream.close()
 
-    if method == "HEAD":
+    if request.method == "HEAD":
         upstream.close()
         response = HttpResponse(status=upstream.status_code)
     else:

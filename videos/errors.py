@@ -5,6 +5,8 @@ model_*, not_found, ...), balance codes (insufficient_balance, key_spend_limit_r
 and vendor codes (vendor_*, content_moderation).
 """
 
+from django.db import InterfaceError, OperationalError
+
 INVALID = "invalid_request_error"
 AUTHENTICATION = "authentication_error"
 PERMISSION = "permission_error"
@@ -23,6 +25,25 @@ class GatewayError(Exception):
         self.param = param
         self.kind = kind
         self.headers = headers or {}
+
+
+DATABASE_RETRY_AFTER = 5  # seconds
+
+
+def database_unavailable():
+    """The database could not be reached (or timed out): nothing was done; the client may retry."""
+    return GatewayError(
+        503,
+        "service_unavailable",
+        "The gateway cannot reach its database for a moment; nothing was done. Retry shortly.",
+        kind=SERVER,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
+def is_database_unavailable(exc):
+    """A lost or refused database connection (or a lock timeout), as opposed to a bad query."""
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 def not_found(what="video"):

@@ -82,6 +82,18 @@ class VideoTask(models.Model):
     deadline_at = models.DateTimeField()
     poll_count = models.PositiveIntegerField(default=0)
     poll_errors = models.PositiveIntegerField(default=0)
+    # Delivery: the vendor reported the video done at vendor_completed_at; the task stays active
+    # (and uncharged) until its bytes are stored and verified, retried delivery_attempts times.
+    vendor_completed_at = models.DateTimeField(null=True, blank=True)
+    delivery_attempts = models.PositiveIntegerField(default=0)
+    # Consecutive delivery attempts the vendor's URL answered as gone (403/404/410, not a video):
+    # the second one fails the task (videos/delivery.py).
+    delivery_gone = models.PositiveSmallIntegerField(default=0)
+    # Consecutive "not found" answers from the vendor for a task we submitted (confirmed, then failed).
+    vendor_missing = models.PositiveSmallIntegerField(default=0)
+    # A submit that timed out: until this moment the gateway looks for the job at the vendor
+    # (by our external id or in its task list) instead of giving up on it.
+    reconcile_until = models.DateTimeField(null=True, blank=True)
     # A client's Idempotency-Key: a retried create returns this task instead of a new one.
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)

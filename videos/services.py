@@ -11,11 +11,12 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts import services as money
@@ -26,8 +27,10 @@ from channels.adaptors.base import (
     IN_PROGRESS,
     QUEUED,
     AdaptorError,
+    Lookup,
     VendorAuthFailed,
     VendorRejected,
+    VendorTaskMissing,
     VendorTimeout,
     VendorUnavailable,
 )
@@ -41,8 +44,23 @@ from .models import Heartbeat, VideoTask
 log = logging.getLogger(__name__)
 
 POLL_LEASE = timedelta(seconds=120)  # a claimed task is re-polled after this if its worker died
+# A task being delivered (videos/delivery.py) is taken again after this if its worker died; the
+# worker copying renews it while bytes arrive.
+DELIVERY_LEASE = timedelta(minutes=3)
 MAX_POLL_INTERVAL = 60
-SUBMIT_GRACE = timedelta(minutes=10)  # a task still unsubmitted after this was interrupted
+# A submit may be in flight for one connect and one read of the create call (submit_grace()) plus
+# this, for the work around it (planning, image downloads, the database); a task still without a
+# vendor id after that was interrupted (its web worker died).
+SUBMIT_MARGIN = timedelta(seconds=20)
+# A submit that timed out at a vendor that can look jobs up (Adaptor.supports_find): the job is
+# looked for this long (reconcile_task) before the task fails.
+RECONCILE_WINDOW = timedelta(minutes=5)
+LOOKUP = "lookup"  # the key of vendor_state holding what Adaptor.find() needs meanwhile
+# A vendor's "not found" for a task is confirmed by a second poll this much later; the second in
+# a row fails the task (vendor_task_lost).
+MISSING_RECHECK = timedelta(seconds=15)
+MISSING_CONFIRMATIONS = 2
+RETRY_AFTER_MAX = 10  # seconds: how long a retry of a create still in flight is told to wait, at most
 
 
 # --- Creating ------------------------------------------------------------------------
@@ -133,7 +151,7 @@ def _submit(task, request, plan, candidates, remix_of):
     for channel in candidates:
         adaptor = channel.adaptor
         upstream_model = channel.upstream_model(task.model)
-        ctx = routing.call_context(channel)
+        ctx = routing.submit_context(channel, task.public_id)
         try:
             channel_plan = plan
             if channel is not candidates[0]:
@@ -167,6 +185,9 @@ def _submit(task, request, plan, candidates, remix_of):
             raise GatewayError(400, code, f"{adaptor.label} refused the request: {exc.message}") from None
         except VendorTimeout as exc:
             routing.note_failure(channel, exc.message)
+            if adaptor.supports_find:
+                # The vendor may have the job: look for it instead of giving up (never submit again).
+                return _await_job(task, channel, request, upstream_model, channel_plan)
             _fail_submit(task, "vendor_timeout", exc.message, channel)
             raise GatewayError(
                 504, "vendor_timeout", f"{adaptor.label} did not answer in time; nothing was charged.", kind=UPSTREAM
@@ -185,7 +206,9 @@ def _submit(task, request, plan, candidates, remix_of):
             ) from None
 
         now = timezone.now()
-        VideoTask.objects.filter(pk=task.pk).update(
+        # Conditional: a submit slower than the grace may find its task already failed as interrupted
+        # (and refunded); it must not come back to life. The vendor's job is then recorded for the operator.
+        if not VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(
             channel=channel,
             params=_params(request, channel_plan),
             seconds=channel_plan.seconds,
@@ -196,7 +219,16 @@ def _submit(task, request, plan, candidates, remix_of):
             vendor_state=submission.state,
             submitted_at=now,
             next_poll_at=now + timedelta(seconds=adaptor.poll_interval),
-        )
+        ):
+            VideoTask.objects.filter(pk=task.pk).update(
+                channel=channel, vendor_task_id=submission.vendor_task_id, submitted_at=now
+            )
+            log.error(
+                "%s was accepted by %s as %s after it had been failed as interrupted; that vendor job is unbilled",
+                task.public_id,
+                channel.name,
+                submission.vendor_task_id,
+            )
         task.refresh_from_db()
         return task
 
@@ -208,6 +240,27 @@ def _submit(task, request, plan, candidates, remix_of):
         f"No upstream channel could take the request ({message}); nothing was charged.",
         kind=UPSTREAM,
     )
+
+
+def _await_job(task, channel, request, upstream_model, plan):
+    """A create timed out at a vendor that can look jobs up: the client is told the task is queued
+    (the hold stays) while the poll tick looks for the job (reconcile_task) until reconcile_until."""
+    adaptor = channel.adaptor
+    now = timezone.now()
+    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(
+        channel=channel,
+        params=_params(request, plan),
+        seconds=plan.seconds,
+        resolution=plan.resolution or "",
+        upstream_model=upstream_model,
+        vendor_status="submit_timeout",
+        vendor_state={LOOKUP: adaptor.lookup_state(request, upstream_model, plan)},
+        reconcile_until=now + RECONCILE_WINDOW,
+        next_poll_at=now + timedelta(seconds=adaptor.poll_interval),
+    )
+    log.warning("Submitting %s to %s timed out; looking for the job until it shows up", task.public_id, channel.name)
+    task.refresh_from_db()
+    return task
 
 
 def _params(request, plan):
@@ -245,20 +298,82 @@ def _fingerprint(request, route, remix_of):
 
 
 def _idempotent_replay(api_key, idempotency_key, fingerprint):
+    """The task a request with this key created, or None when a new one is to be made.
+
+    A task still without a vendor job is never shown as queued: while its submit may still be in
+    flight the retry is told to come back (409 ``idempotency_request_in_progress``, Retry-After);
+    past the submit grace it was interrupted, so it is failed, its key freed and None returned."""
     existing = VideoTask.objects.filter(api_key=api_key, idempotency_key=idempotency_key).first()
     if existing is not None and existing.request_hash != fingerprint:
         raise GatewayError(
             409, "idempotency_key_reused", "This Idempotency-Key was already used for a different request."
         )
-    return existing
+    if existing is None or not _never_submitted(existing):
+        return existing
+    wait = (existing.created_at + submit_grace() - timezone.now()).total_seconds()
+    if wait > 0:
+        raise GatewayError(
+            409,
+            "idempotency_request_in_progress",
+            "A request with this Idempotency-Key is still being submitted; retry shortly.",
+            headers={"Retry-After": str(min(RETRY_AFTER_MAX, math.ceil(wait)))},
+        )
+    if _interrupt(existing):
+        return None
+    existing.refresh_from_db()  # submitted (or finished) meanwhile
+    return existing if existing.idempotency_key == idempotency_key else None
+
+
+def submit_grace():
+    """How long a submit may be in flight: one connect and one read of the vendor's create call
+    (GATEWAY_SUBMIT_TIMEOUT) plus SUBMIT_MARGIN. A task older than this without a vendor id, and
+    not being looked for after a timeout, was interrupted."""
+    seconds = settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT + settings.GATEWAY_SUBMIT_TIMEOUT
+    return timedelta(seconds=seconds) + SUBMIT_MARGIN
+
+
+def _never_submitted(task):
+    """Active, no vendor job, and not being looked for after a submit timeout (reconcile_task)."""
+    return task.is_active and not task.vendor_task_id and task.reconcile_until is None
+
+
+def _interrupt(task):
+    """Fail a task whose submit never finished (its worker died), release its hold and free its
+    Idempotency-Key, so a retry creates a fresh task. False if it got a vendor job (or ended) meanwhile."""
+    with transaction.atomic():
+        unsubmitted = VideoTask.objects.filter(
+            pk=task.pk, status__in=VideoTask.ACTIVE, vendor_task_id="", reconcile_until__isnull=True
+        )
+        if not unsubmitted.update(idempotency_key=""):
+            return False
+        return finish(
+            task,
+            VideoTask.Status.FAILED,
+            error_code="submit_interrupted",
+            error_message="The gateway was interrupted while submitting; the hold was released.",
+        )
 
 
 # --- Finishing -----------------------------------------------------------------------
 
 
-def finish(task, status, *, error_code="", error_message="", seconds_produced=None, result_url="", vendor_status=None):
+def finish(
+    task,
+    status,
+    *,
+    error_code="",
+    error_message="",
+    seconds_produced=None,
+    result_url="",
+    vendor_status=None,
+    result_file="",
+    result_bytes=None,
+):
     """Move an active task to a terminal status and settle its hold. Returns False if it was
-    already terminal (someone else finished it), in which case nothing is settled again."""
+    already terminal (someone else finished it), in which case nothing is settled again.
+
+    COMPLETED is reached only through delivery (videos/delivery.py), with the video stored and
+    verified (``result_file``, ``result_bytes``) or, storing off, its size at the vendor's URL."""
     now = timezone.now()
     fields = {"status": status, "finished_at": now, "next_poll_at": None}
     if vendor_status is not None:
@@ -268,6 +383,8 @@ def finish(task, status, *, error_code="", error_message="", seconds_produced=No
             progress=100,
             result_url=result_url or "",
             seconds_produced=seconds_produced,
+            result_file=result_file,
+            result_bytes=result_bytes,
             expires_at=now + timedelta(seconds=settings.GATEWAY_RESULT_TTL_SECONDS),
         )
     else:
@@ -316,12 +433,25 @@ def _backoff(task):
 
 
 def poll_task(task):
+    if task.vendor_completed_at is not None:
+        # Done at the vendor, not yet delivered (a delivery failed and is due again, or its worker
+        # died and the lease ran out): deliver it again, the vendor has nothing more to say.
+        lease = timezone.now() + DELIVERY_LEASE
+        if VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(next_poll_at=lease):
+            storage.enqueue_delivery(task.pk, lease)
+        return
+    if not task.vendor_task_id and task.reconcile_until is not None:
+        reconcile_task(task)  # its submit timed out: is the job at the vendor?
+        return
     channel = task.channel
     try:
         ctx = routing.call_context(channel)
         with routing.scrubbed(ctx):
             result = channel.adaptor.poll(ctx, task.ref())
         result.error_message = routing.scrub(result.error_message, ctx.credentials)
+    except VendorTaskMissing as exc:
+        _vendor_missing(task, exc.message)
+        return
     except AdaptorError as exc:
         if isinstance(exc, VendorAuthFailed):
             routing.note_failure(channel, f"Credentials rejected while polling: {exc.message}", disable=True)
@@ -333,7 +463,107 @@ def poll_task(task):
         log.exception("Polling %s failed", task.public_id)
         _poll_later(task, errored=True)
         return
+    if task.vendor_missing:  # the vendor knows the task again: a "not found" is confirmed only in a row
+        VideoTask.objects.filter(pk=task.pk).update(vendor_missing=0)
+        task.vendor_missing = 0
     apply_result(task, result)
+
+
+def _vendor_missing(task, message):
+    """The vendor answered that it does not know the task. One such answer may be a glitch: poll
+    again soon to confirm; MISSING_CONFIRMATIONS in a row fail the task and release its hold. Any
+    other answer about the task resets the count (poll_task); a failed call (timeout, 5xx) neither
+    counts nor resets: it says nothing about the task."""
+    missing = task.vendor_missing + 1
+    label = task.channel.adaptor.label
+    log.warning(
+        "%s: %s does not know task %s (%d in a row): %s", task.public_id, label, task.vendor_task_id, missing, message
+    )
+    if missing < MISSING_CONFIRMATIONS:
+        VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(
+            vendor_missing=missing,
+            vendor_status="not_found",
+            poll_count=task.poll_count + 1,
+            next_poll_at=timezone.now() + MISSING_RECHECK,
+        )
+        return
+    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(vendor_missing=missing)
+    finish(
+        task,
+        VideoTask.Status.FAILED,
+        error_code="vendor_task_lost",
+        error_message=f"{label} no longer knows this task (it answered 'not found' twice); the hold was released.",
+        vendor_status="not_found",
+    )
+
+
+def reconcile_task(task):
+    """A submit that timed out (see _await_job): adopt the job if the vendor has it, and the task
+    is polled from then on like any other; once reconcile_until has passed without it (the last
+    lookup made after that moment), the task fails (vendor_timeout) and its hold is released."""
+    channel = task.channel
+    adaptor = channel.adaptor
+    lookup = Lookup(
+        external_id=task.public_id,
+        upstream_model=task.upstream_model,
+        since=task.created_at.timestamp(),
+        state=task.vendor_state.get(LOOKUP) or {},
+    )
+    errored = False
+    try:
+        ctx = routing.call_context(channel)
+        with routing.scrubbed(ctx):
+            jobs = adaptor.find(ctx, lookup)
+        if _adopt(task, channel, jobs):
+            return
+    except AdaptorError as exc:
+        routing.note_failure(channel, f"Looking up a submit that timed out failed: {exc.message}")
+        errored = True
+    except Exception:
+        log.exception("Looking up %s at %s failed", task.public_id, channel.name)
+        errored = True
+    if timezone.now() >= task.reconcile_until:
+        finish(
+            task,
+            VideoTask.Status.FAILED,
+            error_code="vendor_timeout",
+            error_message=f"{adaptor.label} did not answer in time and has no job for this task; nothing was charged.",
+        )
+        return
+    _poll_later(task, errored=errored)
+
+
+def _adopt(task, channel, jobs):
+    """Record the first of ``jobs`` that no other task has as this task's vendor job. Adoptions on
+    one channel are serialised (the channel row is locked), so two tasks never take one job."""
+    adaptor = channel.adaptor
+    with transaction.atomic():
+        Channel.objects.select_for_update().filter(pk=channel.pk).first()
+        ids = [job.vendor_task_id for job in jobs]
+        taken = set(
+            VideoTask.objects.filter(channel=channel, vendor_task_id__in=ids).values_list("vendor_task_id", flat=True)
+        )
+        job = next((job for job in jobs if job.vendor_task_id not in taken), None)
+        if job is None:
+            return False
+        now = timezone.now()
+        adopted = VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE, vendor_task_id="").update(
+            vendor_task_id=job.vendor_task_id,
+            vendor_status=job.vendor_status[:64],
+            vendor_state=job.state,
+            submitted_at=now,
+            reconcile_until=None,
+            poll_count=task.poll_count + 1,
+            next_poll_at=now + timedelta(seconds=adaptor.poll_interval),
+        )
+    if adopted:
+        log.warning(
+            "%s: adopted job %s found at %s after its submit timed out",
+            task.public_id,
+            job.vendor_task_id,
+            channel.name,
+        )
+    return True
 
 
 def _poll_later(task, errored=False, **fields):
@@ -346,17 +576,23 @@ def _poll_later(task, errored=False, **fields):
 def apply_result(task, result):
     state = {**task.vendor_state, **result.state} if result.state else task.vendor_state
     if result.status == COMPLETED:
-        if state != task.vendor_state:
-            VideoTask.objects.filter(pk=task.pk).update(vendor_state=state)
-            task.vendor_state = state
-        if finish(
-            task,
-            VideoTask.Status.COMPLETED,
-            seconds_produced=result.seconds,
+        # Done at the vendor is not done here: the task stays in progress, uncharged, until its
+        # video is delivered (videos/delivery.py, under the lease taken here), which finishes it.
+        now = timezone.now()
+        lease = now + DELIVERY_LEASE
+        if VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE, vendor_completed_at__isnull=True).update(
+            status=VideoTask.Status.IN_PROGRESS,
+            started_at=task.started_at or now,
+            progress=99,
+            vendor_status=(result.vendor_status or "")[:64],
+            vendor_state=state,
             result_url=result.result_url or "",
-            vendor_status=result.vendor_status,
+            seconds_produced=result.seconds,
+            vendor_completed_at=now,
+            poll_count=task.poll_count + 1,
+            next_poll_at=lease,
         ):
-            storage.enqueue_store(task.pk)
+            storage.enqueue_delivery(task.pk, lease)
         return
     if result.status == FAILED:
         code = "content_moderation" if result.moderation else "vendor_failed"
@@ -379,23 +615,27 @@ def apply_result(task, result):
 
 
 def expire_overdue(now):
-    """Fail and refund tasks past their deadline, and tasks whose submit was interrupted."""
+    """Fail and refund tasks past their deadline, and tasks whose submit was interrupted.
+
+    A task its vendor finished before the deadline is left to its delivery while the delivery
+    window lasts (the delivery settles it); past the window the deadline applies again."""
     expired = 0
-    for task in VideoTask.objects.active().filter(deadline_at__lte=now):
+    window = timedelta(seconds=settings.GATEWAY_DELIVERY_WINDOW_SECONDS)
+    overdue = VideoTask.objects.active().filter(deadline_at__lte=now).exclude(vendor_completed_at__gt=now - window)
+    for task in overdue:
         expired += finish(
             task,
             VideoTask.Status.FAILED,
             error_code="deadline_exceeded",
             error_message="The vendor did not finish the video before the deadline; the hold was released.",
         )
-    stuck = VideoTask.objects.active().filter(vendor_task_id="", created_at__lte=now - SUBMIT_GRACE)
+    # Never submitted (a web worker killed mid-submit); tasks whose submit timed out are looked
+    # for at their vendor instead (reconcile_task).
+    stuck = VideoTask.objects.active().filter(
+        vendor_task_id="", reconcile_until__isnull=True, created_at__lte=now - submit_grace()
+    )
     for task in stuck:
-        expired += finish(
-            task,
-            VideoTask.Status.FAILED,
-            error_code="submit_interrupted",
-            error_message="The gateway was interrupted while submitting; the hold was released.",
-        )
+        expired += _interrupt(task)
     return expired
 
 
@@ -418,11 +658,22 @@ def run_tick(seconds=None):
     stop_at = time.monotonic() + seconds
     polled = 0
     while True:
-        Heartbeat.beat("poller")
-        polled += poll_once()
+        try:
+            Heartbeat.beat("poller")
+            polled += poll_once()
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away (restart, failover, network): keep the tick alive and retry
+            # on a fresh connection, so polling resumes as soon as it is back, not at the next tick.
+            log.warning("Poll tick: database unavailable (%s); retrying", exc)
+            _reset_connection()
         if time.monotonic() >= stop_at:
             return polled
         time.sleep(min(1.0, max(0.0, stop_at - time.monotonic())))
+
+
+def _reset_connection():
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 # --- Client reads --------------------------------------------------------------------

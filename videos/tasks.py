@@ -1,19 +1,28 @@
-"""django-q2 entry points. Paths here are stored in Schedule rows: keep them stable."""
+"""django-q2 entry points. Paths here are stored in Schedule rows and queued jobs: keep them stable."""
 
 from django_q.models import Schedule
 
-from . import services, storage
+from . import delivery, services, storage
 
 TICK_SCHEDULE = "videos.poll-tick"
 
 
 def poll_tick():
-    """Scheduled every minute; polls due tasks for GATEWAY_TICK_SECONDS."""
+    """Scheduled every minute; sweeps the copies dead workers left, then polls due tasks for
+    GATEWAY_TICK_SECONDS."""
+    storage.sweep_partial()
     return services.run_tick()
 
 
-def store_result(task_id):
-    return storage.store_result(task_id)
+def deliver_result(task_id, lease=None):
+    """Queued by the poller when a vendor reports a video done: store and verify it, then charge
+    (or fail and release). See videos/delivery.py."""
+    return delivery.deliver(task_id, lease)
+
+
+# The name of deliver_result before delivery decided the charge: jobs queued by an older gateway
+# name it.
+store_result = deliver_result
 
 
 def ensure_schedules(using="default", **kwargs):

@@ -33,6 +33,8 @@ ERROR_EXPLANATIONS = {
     "vendor_rejected": "The video provider refused the request's parameters.",
     "vendor_error": "The video provider answered in a way the gateway did not understand.",
     "submit_interrupted": "The gateway was interrupted while submitting the task.",
+    "vendor_task_lost": "The video provider no longer knew the task (it answered 'not found' twice).",
+    "result_undeliverable": "The video provider finished the video, but the gateway could not download it whole.",
     "internal_error": "The gateway failed while handling this task.",
     "image_download_failed": "An input image could not be downloaded.",
 }

@@ -16,8 +16,13 @@ Errors tell the core what happened, which decides routing and money:
 - VendorUnavailable: the vendor provably did not take the job (connection refused,
   429, 5xx, account out of credit). -> next channel tried.
 - VendorTimeout: the request may have reached the vendor. -> not resent anywhere (no
-  duplicate jobs); the task fails and the hold is released.
+  duplicate jobs). An adaptor with ``supports_find`` gets the job looked up (find()) for a
+  few minutes and adopted if the vendor has it; otherwise, or if it never shows up, the task
+  fails and the hold is released.
 - VendorError: anything else the vendor did wrong (garbage, a missing id).
+- VendorTaskMissing (from poll() only): the vendor does not know the task we submitted (its
+  own "not found" answer, never a transport error). -> confirmed by a second poll soon
+  after, then the task fails (``vendor_task_lost``) and the hold is released.
 """
 
 from dataclasses import dataclass, field
@@ -66,6 +71,14 @@ class VendorError(AdaptorError):
     kind = "vendor_error"
 
 
+class VendorTaskMissing(AdaptorError):
+    """poll(): the vendor answered that it does not know this task (Kling 1203, Vidu TaskNotFound,
+    OpenAI/Ark/Gemini 404, Jimeng ``not_found``, DashScope ``UNKNOWN``, MiniMax 2013). Raise it
+    only for the vendor's own "no such task", so a transport error never counts as one."""
+
+    kind = "vendor_task_missing"
+
+
 @dataclass
 class CallContext:
     """Where to call and with what: one channel's decrypted configuration."""
@@ -73,6 +86,11 @@ class CallContext:
     base_url: str
     credentials: str
     options: dict = field(default_factory=dict)
+    # Set by the core for submit() and remix(): our id for the task (its public id), which an
+    # adaptor sends as the vendor's external id where the vendor takes one (Kling's
+    # external_task_id), and the read timeout of the create call (GATEWAY_SUBMIT_TIMEOUT).
+    external_id: str = ""
+    read_timeout: float | None = None
 
 
 @dataclass
@@ -133,6 +151,16 @@ class TaskRef:
 
 
 @dataclass
+class Lookup:
+    """What the core hands find() about a submit that timed out."""
+
+    external_id: str  # our id for the task, as CallContext.external_id was at submit
+    upstream_model: str
+    since: float  # Unix time before the create was sent: the job cannot be older (allow for clock skew)
+    state: dict  # what lookup_state() recorded when the submit timed out
+
+
+@dataclass
 class PollResult:
     status: str  # QUEUED, IN_PROGRESS, COMPLETED or FAILED
     vendor_status: str = ""
@@ -153,6 +181,9 @@ class ContentSource:
     headers: dict = field(default_factory=dict)
     path: str | None = None
     content_type: str = "video/mp4"
+    # The file's size as the vendor states it apart from the download (MiniMax's file.bytes):
+    # the gateway's copy must have exactly this many bytes.
+    expected_bytes: int | None = None
 
 
 class Adaptor:
@@ -163,6 +194,9 @@ class Adaptor:
     credential_fields = ("api_key",)  # the dashboard's write-only inputs, joined with "|"
     known_models: tuple = ()  # suggestions for admins; channels may serve others
     poll_interval = 5  # seconds before the first poll; backs off from there
+    # find() can tell, after a submit timed out, whether the vendor has the job (by our external
+    # id or in its task list). Without it a submit timeout fails the task at once.
+    supports_find = False
 
     def parse_credentials(self, raw):
         """Validate the credential string (new-api's formats: ``AK|SK`` pairs or one key) and
@@ -192,6 +226,18 @@ class Adaptor:
         raise NotImplementedError
 
     def poll(self, ctx: CallContext, ref: TaskRef) -> PollResult:
+        raise NotImplementedError
+
+    def lookup_state(self, request: CanonicalRequest, upstream_model: str, plan: Plan) -> dict:
+        """What find() needs to recognise this job among the vendor's (JSON-safe). Called when a
+        submit times out and stored with the task; only for adaptors that support find()."""
+        return {}
+
+    def find(self, ctx: CallContext, lookup: Lookup) -> list[Submission]:
+        """The jobs at the vendor that may be the one a timed-out submit created, oldest first:
+        the one carrying ``lookup.external_id`` where the vendor took it, else the jobs matching
+        exactly what was sent, created since ``lookup.since``. Empty when there is none (yet).
+        The core adopts the first one no other task has; never submits again."""
         raise NotImplementedError
 
     def content(self, ctx: CallContext, ref: TaskRef) -> ContentSource:

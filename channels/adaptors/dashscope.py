@@ -19,6 +19,7 @@ from .base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -70,8 +71,8 @@ STATUS = {
     "SUCCEEDED": COMPLETED,
     "FAILED": FAILED,
     "CANCELED": FAILED,
-    "UNKNOWN": FAILED,
 }
+UNKNOWN = "UNKNOWN"  # the task does not exist (or expired after 24 h): VendorTaskMissing
 # Extras that belong in ``input``; every other extra goes to ``parameters``. Images come from
 # the canonical fields only (they decide the mode), so they are pinned like the billed fields.
 IMAGE_KEYS = ("img_url", "first_frame_url", "last_frame_url")
@@ -209,7 +210,11 @@ class DashScopeWan(Adaptor):
         spec = model_spec(upstream_model)
         body = self.build_body(request, upstream_model, plan)
         response = http.request(
-            "POST", self._url(ctx, PATHS[spec.kind]), headers=self._headers(ctx, create=True), json=body
+            "POST",
+            self._url(ctx, PATHS[spec.kind]),
+            headers=self._headers(ctx, create=True),
+            json=body,
+            read_timeout=ctx.read_timeout,
         )
         data = self._checked(response)
         output = data.get("output") if isinstance(data.get("output"), dict) else {}
@@ -244,6 +249,8 @@ class DashScopeWan(Adaptor):
         if not isinstance(output, dict) or not output.get("task_status"):
             raise VendorError("DashScope answered the task query without output.task_status")
         raw = str(output["task_status"])
+        if raw == UNKNOWN:
+            raise VendorTaskMissing(f"{_failure_text(raw)}: {ref.vendor_task_id}", code=raw)
         status = STATUS.get(raw)
         if status is None:
             log.warning("DashScope task %s has an unknown status %r", ref.vendor_task_id, raw)

@@ -24,6 +24,7 @@ from .base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -119,7 +120,11 @@ class GeminiVeo(Adaptor):
     def submit(self, ctx, request, upstream_model, plan):
         body = self.build_body(request, upstream_model, plan)
         response = http.request(
-            "POST", self._url(ctx, f"models/{upstream_model}:predictLongRunning"), headers=self._headers(ctx), json=body
+            "POST",
+            self._url(ctx, f"models/{upstream_model}:predictLongRunning"),
+            headers=self._headers(ctx),
+            json=body,
+            read_timeout=ctx.read_timeout,
         )
         data = self._checked(response)
         name = data.get("name")
@@ -152,6 +157,8 @@ class GeminiVeo(Adaptor):
     def poll(self, ctx, ref):
         name = ref.state.get("operation") or ref.vendor_task_id
         response = http.request("GET", self._url(ctx, name), headers=self._headers(ctx))
+        if response.status_code == 404 and _rpc_status(response) == "NOT_FOUND":
+            raise VendorTaskMissing(f"Gemini has no operation {name}", code="NOT_FOUND", http_status=404)
         data = self._checked(response)
         if not data.get("done"):
             return PollResult(status=IN_PROGRESS, vendor_status="running")
@@ -213,6 +220,14 @@ class GeminiVeo(Adaptor):
         if status in UNAVAILABLE_STATUSES or response.status_code == 429 or response.status_code >= 500:
             raise VendorUnavailable(message, code=code, http_status=response.status_code)
         raise VendorRejected(message, code=code, http_status=response.status_code, moderation=_is_moderation(message))
+
+
+def _rpc_status(response):
+    """The ``error.status`` of a Google RPC error body ("NOT_FOUND", ...), or ""."""
+    try:
+        return str(response.json()["error"]["status"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def _image_bytes(image, param):

@@ -27,6 +27,7 @@ from .base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -166,7 +167,7 @@ class Jimeng(Adaptor):
             param = ("image", "last_frame")
             images = [img if img.data is not None else fetch_image(img.url, param[i]) for i, img in enumerate(images)]
             body["binary_data_base64"] = [img.base64 for img in images]
-        answer = self._call(ctx, "CVSync2AsyncSubmitTask", body)
+        answer = self._call(ctx, "CVSync2AsyncSubmitTask", body, read_timeout=ctx.read_timeout)
         data = answer.get("data")
         task_id = data.get("task_id") if isinstance(data, dict) else None
         if not task_id:
@@ -202,8 +203,9 @@ class Jimeng(Adaptor):
                 return PollResult(FAILED, raw, error_code="no_video", error_message="Jimeng finished without a video")
             return PollResult(status=COMPLETED, vendor_status=raw, progress=100, result_url=url)
         if raw == "not_found":
-            message = f"Jimeng has no task {ref.vendor_task_id} for {req_key} (tasks are kept for 12 hours)"
-            return PollResult(status=FAILED, vendor_status=raw, error_code="not_found", error_message=message)
+            raise VendorTaskMissing(
+                f"Jimeng has no task {ref.vendor_task_id} for {req_key} (tasks are kept for 12 hours)", code=raw
+            )
         if raw == "expired":
             message = "The task expired at Jimeng before it produced a video; submit it again"
             return PollResult(status=FAILED, vendor_status=raw, error_code="expired", error_message=message)
@@ -221,15 +223,15 @@ class Jimeng(Adaptor):
 
     # --- HTTP ----------------------------------------------------------------------------
 
-    def _send(self, ctx, action, body):
+    def _send(self, ctx, action, body, read_timeout=None):
         access_key, _, secret_key = ctx.credentials.partition("|")
         url = f"{(ctx.base_url or self.default_base_url).rstrip('/')}/?Action={action}&Version={VERSION}"
         payload = json.dumps(body, ensure_ascii=False).encode()
         headers = volcengine.sign("POST", url, payload, access_key, secret_key, region=REGION, service=SERVICE)
-        return http.request("POST", url, content=payload, headers=headers)
+        return http.request("POST", url, content=payload, headers=headers, read_timeout=read_timeout)
 
-    def _call(self, ctx, action, body):
-        response = self._send(ctx, action, body)
+    def _call(self, ctx, action, body, read_timeout=None):
+        response = self._send(ctx, action, body, read_timeout)
         answer = self.json_body(response)
         if not isinstance(answer, dict):
             raise VendorError("Jimeng answered with an unexpected body")

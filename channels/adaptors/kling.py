@@ -5,6 +5,11 @@ HS256 JWT (iss=AK, exp=now+1800, nbf=now-5) signed with SK.
 Kling answers ``{code, message, request_id}`` and sometimes reports an error with HTTP 200,
 so the ``code`` decides, whatever the HTTP status.
 
+External id: every create carries our task id as ``external_task_id`` (unique per account, as
+Kling wants), so a create that times out can be found again in the task list (find()) and
+adopted instead of being left running unrecorded. A client's own ``external_task_id`` is kept
+with its task (the native route shows it back) but not sent.
+
 Price tier: Kling's ``mode`` decides the output and the price: ``std`` renders 720p, ``pro``
 1080p. plan() picks it from the requested resolution (size 1920x1080 -> pro, 1280x720 -> std)
 or, when the client gave none, from ``metadata.mode``; the two must agree. Neither: ``std``,
@@ -32,6 +37,7 @@ from .base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -52,6 +58,10 @@ STATUS = {"submitted": QUEUED, "processing": IN_PROGRESS, "succeed": COMPLETED, 
 # Kling gives no code for a failed task; these words in task_status_msg mean its content checks.
 MODERATION_WORDS = ("risk control", "content security", "policy", "sensitive", "inappropriate")
 TOKEN_TTL = 1800
+NOT_FOUND = "1203"  # "resource not found": on a task query, Kling does not know the task
+LIST_PAGE_SIZE = 100  # find() reads the task list of the family, newest first, ...
+LIST_PAGES = 5  # ... up to this many pages, or until a page holds only jobs older than the submit
+CLOCK_SKEW = 600  # seconds: Kling's clock may differ from ours
 
 
 def _b64url(data):
@@ -99,6 +109,7 @@ class Kling(Adaptor):
         "kling-v2-6",
     )
     poll_interval = 10
+    supports_find = True
 
     # --- validation -------------------------------------------------------------------
 
@@ -204,7 +215,10 @@ class Kling(Adaptor):
         elif plan.aspect_ratio:
             body["aspect_ratio"] = plan.aspect_ratio
         body.update(plan.extra)  # the billed keys were checked in plan(); everything else is a Kling extra
-        response = http.request("POST", self._url(ctx, f"/v1/videos/{action}"), headers=self._headers(ctx), json=body)
+        if ctx.external_id:
+            body["external_task_id"] = ctx.external_id  # ours, to find the job again after a timeout
+        url = self._url(ctx, f"/v1/videos/{action}")
+        response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
         data = self._data(response)
         task_id = data.get("task_id")
         if not task_id:
@@ -216,7 +230,12 @@ class Kling(Adaptor):
     def poll(self, ctx, ref):
         action = ref.state.get("action") if ref.state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
         url = self._url(ctx, f"/v1/videos/{action}/{ref.vendor_task_id}")
-        data = self._data(http.request("GET", url, headers=self._headers(ctx)))
+        try:
+            data = self._data(http.request("GET", url, headers=self._headers(ctx)))
+        except VendorRejected as exc:
+            if exc.code == NOT_FOUND:
+                raise VendorTaskMissing(exc.message, code=exc.code, http_status=exc.http_status) from None
+            raise
         raw = str(data.get("task_status", ""))
         status = STATUS.get(raw)
         if status is None:
@@ -235,6 +254,27 @@ class Kling(Adaptor):
             result.error_code = "content_moderation" if result.moderation else "task_failed"
             result.error_message = message
         return result
+
+    def lookup_state(self, request, upstream_model, plan):
+        return {"action": plan.derived["action"]}
+
+    def find(self, ctx, lookup):
+        """The job carrying our ``external_task_id``, from the task list of its family."""
+        action = lookup.state.get("action") if lookup.state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
+        oldest_ms = (lookup.since - CLOCK_SKEW) * 1000
+        url = self._url(ctx, f"/v1/videos/{action}")
+        for page in range(1, LIST_PAGES + 1):
+            params = {"pageNum": page, "pageSize": LIST_PAGE_SIZE}
+            response = http.request("GET", url, headers=self._headers(ctx), params=params)
+            items = [item for item in self._data(response, expect=list) if isinstance(item, dict)]
+            for item in items:
+                info = item.get("task_info") if isinstance(item.get("task_info"), dict) else {}
+                if lookup.external_id and info.get("external_task_id") == lookup.external_id and item.get("task_id"):
+                    status = str(item.get("task_status", ""))
+                    return [Submission(str(item["task_id"]), vendor_status=status, state={"action": action})]
+            if len(items) < LIST_PAGE_SIZE or all(_number(item.get("created_at")) < oldest_ms for item in items):
+                break
+        return []
 
     def check(self, ctx):
         try:
@@ -258,8 +298,9 @@ class Kling(Adaptor):
             raise VendorAuthFailed(str(exc)) from None
         return {"Authorization": f"Bearer {jwt_token(access_key, secret_key)}"}
 
-    def _data(self, response):
-        """The ``data`` object of a successful answer; raises the error the ``code`` means."""
+    def _data(self, response, expect=dict):
+        """The ``data`` of a successful answer (an object; a list for the task list); raises the
+        error the ``code`` means."""
         try:
             body = response.json()
         except ValueError:
@@ -270,7 +311,7 @@ class Kling(Adaptor):
                 raise self.classify_http_error(response, f"Kling answered HTTP {status} without a JSON body")
             raise VendorError(f"Kling answered HTTP {status} with a body that is not a JSON object", http_status=status)
         code = body.get("code")
-        if code == 0 and status < 300 and isinstance(body.get("data"), dict):
+        if code == 0 and status < 300 and isinstance(body.get("data"), expect):
             return body["data"]
         message = f"Kling error {code}: {body.get('message') or 'no message'}"
         error = error_for_code(code, message, status) if isinstance(code, int) and code else None
@@ -291,6 +332,11 @@ def _float(value):
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _number(value):
+    """A timestamp that may be missing or odd: 0 then (taken for old)."""
+    return _float(value) or 0
 
 
 adaptor = Kling()

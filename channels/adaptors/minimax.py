@@ -13,12 +13,14 @@ from .base import (
     IN_PROGRESS,
     QUEUED,
     Adaptor,
+    ContentSource,
     Plan,
     PollResult,
     Submission,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -71,6 +73,8 @@ STATUS = {
 AUTH_CODES = {1004, 2049}
 UNAVAILABLE_CODES = {1000, 1001, 1002, 1008, 1013, 1039}
 MODERATION_CODES = {1026, 1027}
+# "invalid params" answering a query, whose only parameter is the task_id: MiniMax does not know the task.
+UNKNOWN_TASK_CODE = 2013
 IMAGE_KEYS = ("first_frame_image", "last_frame_image", "subject_reference")
 
 
@@ -149,7 +153,8 @@ class MiniMaxHailuo(Adaptor):
 
     def submit(self, ctx, request, upstream_model, plan):
         body = self.build_body(request, upstream_model, plan)
-        response = http.request("POST", self._url(ctx, "/v1/video_generation"), headers=self._headers(ctx), json=body)
+        url = self._url(ctx, "/v1/video_generation")
+        response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
         data = self._checked(response)
         task_id = data.get("task_id")
         if not task_id:
@@ -177,6 +182,9 @@ class MiniMaxHailuo(Adaptor):
         data = self._checked(response, raise_business=False)
         raw = str(data.get("status") or "")
         if raw != "Fail":
+            code, message = _base_resp(data)
+            if code == UNKNOWN_TASK_CODE:
+                raise VendorTaskMissing(f"MiniMax error {code}: {message or 'no message'}", code=str(code))
             _raise_business(data)
         status = STATUS.get(raw)
         if status is None:
@@ -187,8 +195,10 @@ class MiniMaxHailuo(Adaptor):
             file_id = data.get("file_id")
             if not file_id:
                 raise VendorError("MiniMax reports Success but gives no file_id")
-            result.result_url = self._download_url(ctx, file_id)
+            result.result_url, size = self._download_url(ctx, file_id)
             result.state = {"file_id": str(file_id)}
+            if size is not None:
+                result.state["file_bytes"] = size
         elif status == FAILED:
             code, message = _base_resp(data)
             result.error_code = str(code) if code else "Fail"
@@ -201,10 +211,16 @@ class MiniMaxHailuo(Adaptor):
             "GET", self._url(ctx, "/v1/files/retrieve"), headers=self._headers(ctx), params={"file_id": file_id}
         )
         data = self._checked(response)
-        url = (data.get("file") or {}).get("download_url") if isinstance(data.get("file"), dict) else None
+        file = data.get("file") if isinstance(data.get("file"), dict) else {}
+        url = file.get("download_url")
         if not url:
             raise VendorError(f"MiniMax gave no download_url for file {file_id}")
-        return url
+        size = file.get("bytes")
+        # The file's size, to check the gateway's copy against (absent or odd: not checked).
+        return url, size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+
+    def content(self, ctx, ref):
+        return ContentSource(url=ref.result_url, expected_bytes=ref.state.get("file_bytes"))
 
     def check(self, ctx):
         response = http.request(

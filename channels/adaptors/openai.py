@@ -1,5 +1,9 @@
 """OpenAI Videos API (Sora 2): ``POST /v1/videos``, ``GET /v1/videos/{id}``, bytes at
-``/v1/videos/{id}/content``. Credentials: one API key."""
+``/v1/videos/{id}/content``. Credentials: one API key.
+
+OpenAI takes no caller's id for a video, so a create that timed out is looked for in the video
+list (``GET /v1/videos``, newest first): a video created since the submit with exactly the model,
+prompt, seconds, size (and remix source) that were sent (find())."""
 
 import json
 
@@ -16,6 +20,7 @@ from .base import (
     PollResult,
     Submission,
     VendorError,
+    VendorTaskMissing,
     split_pinned,
 )
 
@@ -34,6 +39,9 @@ STATUS = {
     "cancelled": FAILED,
 }
 MODERATION_CODES = {"moderation_blocked", "content_policy_violation", "content_filter"}
+LIST_LIMIT = 100  # find() reads the video list newest first, this many a page, ...
+LIST_PAGES = 5  # ... up to this many pages, or until the videos are older than the submit
+CLOCK_SKEW = 600  # seconds: OpenAI's clock may differ from ours
 
 
 class OpenAIVideos(Adaptor):
@@ -42,6 +50,7 @@ class OpenAIVideos(Adaptor):
     default_base_url = "https://api.openai.com"
     known_models = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
     poll_interval = 5
+    supports_find = True
 
     def _url(self, ctx, path):
         base = ctx.base_url.rstrip("/")
@@ -72,12 +81,23 @@ class OpenAIVideos(Adaptor):
             files = {"input_reference": ("input_reference", image.data, image.mime_type)}
             data = {k: v if isinstance(v, str) else _form_value(v) for k, v in fields.items()}
             response = http.request(
-                "POST", self._url(ctx, "/videos"), headers=self._headers(ctx), data=data, files=files
+                "POST",
+                self._url(ctx, "/videos"),
+                headers=self._headers(ctx),
+                data=data,
+                files=files,
+                read_timeout=ctx.read_timeout,
             )
         else:
             if image is not None:
                 fields["input_reference"] = {"image_url": image.url}
-            response = http.request("POST", self._url(ctx, "/videos"), headers=self._headers(ctx), json=fields)
+            response = http.request(
+                "POST",
+                self._url(ctx, "/videos"),
+                headers=self._headers(ctx),
+                json=fields,
+                read_timeout=ctx.read_timeout,
+            )
         return self._submission(response)
 
     def remix(self, ctx, ref, request, plan):
@@ -86,6 +106,7 @@ class OpenAIVideos(Adaptor):
             self._url(ctx, f"/videos/{ref.vendor_task_id}/remix"),
             headers=self._headers(ctx),
             json={"prompt": request.prompt},
+            read_timeout=ctx.read_timeout,
         )
         return self._submission(response)
 
@@ -98,6 +119,8 @@ class OpenAIVideos(Adaptor):
 
     def poll(self, ctx, ref):
         response = http.request("GET", self._url(ctx, f"/videos/{ref.vendor_task_id}"), headers=self._headers(ctx))
+        if response.status_code == 404 and _is_error_body(response):  # OpenAI's own "no such video"
+            raise VendorTaskMissing(f"OpenAI has no video {ref.vendor_task_id}", http_status=404)
         body = self._checked(response)
         raw = str(body.get("status", ""))
         status = STATUS.get(raw)
@@ -113,6 +136,28 @@ class OpenAIVideos(Adaptor):
             result.error_message = error.get("message") or f"OpenAI reports the video {raw}"
             result.moderation = result.error_code in MODERATION_CODES
         return result
+
+    def lookup_state(self, request, upstream_model, plan):
+        sent = {"prompt": request.prompt, "seconds": str(plan.seconds), "size": plan.size}
+        if request.remix_of_vendor_id:  # a remix sends the prompt only; the rest is the source's
+            sent = {"prompt": request.prompt, "remix_of": request.remix_of_vendor_id}
+        return sent
+
+    def find(self, ctx, lookup):
+        """Videos created since the submit with exactly what was sent, oldest first."""
+        oldest = lookup.since - CLOCK_SKEW
+        found, after = [], None
+        for _ in range(LIST_PAGES):
+            params = {"limit": LIST_LIMIT, "order": "desc", **({"after": after} if after else {})}
+            response = http.request("GET", self._url(ctx, "/videos"), headers=self._headers(ctx), params=params)
+            page = self._checked(response)
+            videos = [video for video in page.get("data") or [] if isinstance(video, dict)]
+            found += [video for video in videos if _created(video) >= oldest and _sent(video, lookup)]
+            after = page.get("last_id")
+            if not page.get("has_more") or not after or all(_created(video) < oldest for video in videos):
+                break
+        found.sort(key=_created)
+        return [Submission(str(video["id"]), vendor_status=str(video.get("status", ""))) for video in found]
 
     def content(self, ctx, ref):
         return ContentSource(url=self._url(ctx, f"/videos/{ref.vendor_task_id}/content"), headers=self._headers(ctx))
@@ -137,6 +182,35 @@ class OpenAIVideos(Adaptor):
 
 def _form_value(value):
     return json.dumps(value)
+
+
+def _is_error_body(response):
+    """An answer in OpenAI's error shape ``{"error": {...}}`` (not a proxy's or a wrong path's page)."""
+    try:
+        return isinstance(response.json().get("error"), dict)
+    except (ValueError, AttributeError):
+        return False
+
+
+def _created(video):
+    value = video.get("created_at")
+    return float(value) if _is_number(value) else 0.0
+
+
+def _sent(video, lookup):
+    """Whether a listed video is exactly what lookup_state() says was sent (never a guess on a
+    missing prompt: an old API version without it in the list matches nothing)."""
+    sent = lookup.state
+    if not video.get("id") or not sent.get("prompt") or video.get("prompt") != sent["prompt"]:
+        return False
+    if "remix_of" in sent:
+        return video.get("remixed_from_video_id") == sent["remix_of"]
+    return (
+        not video.get("remixed_from_video_id")
+        and video.get("model") == lookup.upstream_model
+        and str(video.get("seconds")) == sent.get("seconds")
+        and video.get("size") == sent.get("size")
+    )
 
 
 def _is_number(value):

@@ -22,6 +22,7 @@ from .base import (
     PollResult,
     Submission,
     VendorError,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -144,7 +145,11 @@ class Seedance(Adaptor):
             body["seed"] = request.seed
         body.update(plan.extra)  # the billed fields were checked in plan()
         response = http.request(
-            "POST", self._url(ctx, "/contents/generations/tasks"), headers=self._headers(ctx), json=body
+            "POST",
+            self._url(ctx, "/contents/generations/tasks"),
+            headers=self._headers(ctx),
+            json=body,
+            read_timeout=ctx.read_timeout,
         )
         answer = self._checked(response)
         if not answer.get("id"):
@@ -158,7 +163,7 @@ class Seedance(Adaptor):
         response = http.request("GET", url, headers=self._headers(ctx))
         if response.status_code == 404 and "NotFound" in _error_code(response):
             message = f"Ark has no task {ref.vendor_task_id} (finished tasks are kept for a limited time)"
-            return PollResult(status=FAILED, vendor_status="not_found", error_code="not_found", error_message=message)
+            raise VendorTaskMissing(message, code=_error_code(response), http_status=404)
         body = self._checked(response)
         raw = str(body.get("status") or "")
         if raw in STATUS:

@@ -26,6 +26,7 @@ from .base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
 )
@@ -178,7 +179,8 @@ class Vidu(Adaptor):
         if request.seed is not None:
             body["seed"] = request.seed
         body.update(plan.extra)  # the billed keys were checked in plan()
-        response = http.request("POST", self._url(ctx, f"/ent/v2/{endpoint}"), headers=self._headers(ctx), json=body)
+        url = self._url(ctx, f"/ent/v2/{endpoint}")
+        response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
         answer = self._checked(response)
         if answer.get("state") == "failed":
             reason = str(answer.get("err_code") or "failed")
@@ -191,7 +193,12 @@ class Vidu(Adaptor):
 
     def poll(self, ctx, ref):
         url = self._url(ctx, f"/ent/v2/tasks/{ref.vendor_task_id}/creations")
-        answer = self._checked(http.request("GET", url, headers=self._headers(ctx)))
+        try:
+            answer = self._checked(http.request("GET", url, headers=self._headers(ctx)))
+        except VendorRejected as exc:
+            if exc.code in NOT_FOUND_REASONS:
+                raise VendorTaskMissing(exc.message, code=exc.code, http_status=exc.http_status) from None
+            raise
         raw = str(answer.get("state", ""))
         status = STATUS.get(raw)
         if status is None:

@@ -3,7 +3,6 @@ issues a key, watches a client's job finish without reloading, plays the video a
 cost on the usage charts; a read-only member cannot revoke; another tenant's task is 404."""
 
 import threading
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from django.utils import timezone
 
 from accounts import services as money
 from accounts.models import Tenant
-from tests.helpers import sign_in
+from tests.helpers import poll_horizon, sign_in
 from tests.simulators.openai import OpenAISimulator
 from videos import services
 from videos.models import VideoTask
@@ -36,7 +35,7 @@ def poller():
     def loop():
         start.wait()
         while not stop.is_set():
-            services.poll_once(now=timezone.now() + timedelta(minutes=5))
+            services.poll_once(now=timezone.now() + poll_horizon())
             stop.wait(0.8)
         connection.close()
 

@@ -3,7 +3,11 @@
 Each simulator subclasses ``Simulator``, registers routes with ``route(method, regex)``
 and keeps its tasks in ``self.tasks``. Tests drive a task's life by setting
 ``self.script`` (the vendor states a task walks through, one per poll) and inject
-failures with ``fail_next(...)``. Everything listens on 127.0.0.1 only and stops with
+failures with ``fail_next(...)``; downloads can be cut short (``cut_next``: the whole
+Content-Length is announced, part of the body sent, the connection closed) or sent slowly
+(``trickle_next``). A vendor can forget a task (``forget``: its queries answer the vendor's
+own "not found", once or for good) and take a create, then answer it too late (``hang_next``:
+the job exists, the client has given up). Everything listens on 127.0.0.1 only and stops with
 the test.
 """
 
@@ -38,6 +42,9 @@ class Response:
     body: object = None  # dict/list -> JSON; bytes -> raw
     headers: dict = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
+    cut_at: int | None = None  # send only this many bytes of the body, then close (Content-Length stays whole)
+    trickle: float = 0.0  # seconds to wait between chunks of the body
+    chunk: int = 4096  # chunk size when trickling
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Simulator:
         self.requests = []  # every Request received, in order
         self.script = None  # vendor states per poll; the last one repeats
         self._failures = []  # queued Responses returned instead of the next matching call
+        self._hangs = []  # (method, path fragment, seconds): the real answer, that much later
+        self._forgotten = {}  # task id -> queries left answering "not found" (None: for good)
         self._ids = itertools.count(1)
         self.lock = threading.Lock()
         self.video_bytes = sample_video_bytes()
@@ -102,6 +111,49 @@ class Simulator:
         for _ in range(times):
             self._failures.append((path_contains, Response(status, body, delay=delay)))
 
+    def serve_next(self, response, *, path_contains="", times=1):
+        """Answer the next ``times`` calls whose path contains ``path_contains`` with ``response``."""
+        for _ in range(times):
+            self._failures.append((path_contains, response))
+
+    def cut_next(self, path_contains, *, at=None, times=1):
+        """The next ``times`` downloads announce the whole video but stop after ``at`` bytes (half)."""
+        at = len(self.video_bytes) // 2 if at is None else at
+        response = Response(200, self.video_bytes, {"Content-Type": "video/mp4"}, cut_at=at)
+        self.serve_next(response, path_contains=path_contains, times=times)
+
+    def trickle_next(self, path_contains, *, seconds_per_chunk, chunk=1024, times=1):
+        """The next ``times`` downloads send the video ``chunk`` bytes at a time, slowly."""
+        response = Response(
+            200, self.video_bytes, {"Content-Type": "video/mp4"}, trickle=seconds_per_chunk, chunk=chunk
+        )
+        self.serve_next(response, path_contains=path_contains, times=times)
+
+    def hang_next(self, seconds, *, method="POST", path_contains="", times=1):
+        """The next ``times`` matching calls are served for real (a create makes its job), but the
+        answer is sent only after ``seconds``: past the client's timeout, the job exists."""
+        for _ in range(times):
+            self._hangs.append((method, path_contains, seconds))
+
+    def forget(self, task_id, *, times=None):
+        """The vendor no longer knows ``task_id``: its queries answer the vendor's "not found" (the
+        next ``times`` ones, then it knows the task again; with None, for good)."""
+        self._forgotten[str(task_id)] = times
+
+    def known(self, task_id):
+        """The task a query names, or None when the vendor does not know it (never issued, or forgotten)."""
+        task_id = str(task_id)
+        with self.lock:
+            if task_id in self._forgotten:
+                left = self._forgotten[task_id]
+                if left is None:
+                    return None
+                if left > 0:
+                    self._forgotten[task_id] = left - 1
+                    return None
+                del self._forgotten[task_id]
+        return self.tasks.get(task_id)
+
     def next_id(self):
         return str(next(self._ids))
 
@@ -127,8 +179,18 @@ class Simulator:
         for method, pattern, handler in self.routes:
             match = pattern.match(request.path)
             if match and method == request.method:
-                return handler(request, **match.groupdict())
+                response = handler(request, **match.groupdict())
+                response.delay = max(response.delay, self._hang_for(request))
+                return response
         return Response(404, {"error": f"no route for {request.method} {request.path}"})
+
+    def _hang_for(self, request):
+        with self.lock:
+            for index, (method, fragment, seconds) in enumerate(self._hangs):
+                if method == request.method and fragment in request.path:
+                    del self._hangs[index]
+                    return seconds
+        return 0.0
 
     def _handler_class(self):
         simulator = self
@@ -173,8 +235,22 @@ class Simulator:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                if self.command == "HEAD":
+                    return
+                try:
+                    if response.cut_at is not None:
+                        self.wfile.write(data[: response.cut_at])
+                        self.wfile.flush()
+                        self.close_connection = True  # fewer bytes than announced, then EOF
+                    elif response.trickle:
+                        for start in range(0, len(data), response.chunk):
+                            self.wfile.write(data[start : start + response.chunk])
+                            self.wfile.flush()
+                            time.sleep(response.trickle)
+                    else:
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client went away (a killed worker)
 
             do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _handle
 

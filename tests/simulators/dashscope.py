@@ -104,7 +104,7 @@ class DashScopeSimulator(Simulator):
     def query(self, request, task_id):
         if not self._authorized(request):
             return error(401, "InvalidApiKey", "Invalid API-key provided.")
-        task = self.tasks.get(task_id)
+        task = self.known(task_id)
         if task is None:
             return Response(
                 200, {"request_id": str(uuid.uuid4()), "output": {"task_id": task_id, "task_status": "UNKNOWN"}}

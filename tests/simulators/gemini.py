@@ -136,7 +136,7 @@ class GeminiSimulator(Simulator):
         denied = self._denied(request)
         if denied:
             return denied
-        task = self.tasks.get(op)
+        task = self.known(op)
         if task is None:
             return rpc_error(404, "NOT_FOUND", f"Operation models/{model}/operations/{op} not found")
         state = self.state_for(task, ["running", "running", "done"])

@@ -188,7 +188,7 @@ class JimengSimulator(Simulator):
 
     def get_result(self, request):
         body = request.json()
-        task = self.tasks.get(str(body.get("task_id")))
+        task = self.known(body.get("task_id"))
         if task is None or task.model != body.get("req_key"):  # the req_key must be the submit's
             return self.ok({"status": "not_found", "video_url": ""})
         state = self.state_for(task, ["in_queue", "generating", "done"])

@@ -1,6 +1,8 @@
 """Kling AI simulator: verifies the HS256 JWT for real (signature with the SK registered for
 ``iss``, then nbf and exp), validates the create bodies of text2video and image2video, and
-walks tasks through submitted -> processing -> succeed (or ``script``)."""
+walks tasks through submitted -> processing -> succeed (or ``script``). The task list of a
+family (``GET /v1/videos/{family}?pageNum=&pageSize=``) answers newest first with each task's
+``task_info.external_task_id``; a task it does not know is 404 code 1203."""
 
 import base64
 import binascii
@@ -43,6 +45,7 @@ class KlingSimulator(Simulator):
     def setup_routes(self):
         for action in ("text2video", "image2video"):
             self.route("POST", f"/v1/videos/(?P<action>{action})", self.create)
+            self.route("GET", f"/v1/videos/(?P<action>{action})", self.list)
             self.route("GET", f"/v1/videos/(?P<action>{action})/(?P<task_id>[^/]+)", self.query)
         self.route("GET", r"/files/(?P<task_id>\d+)\.mp4", self.file)
 
@@ -145,11 +148,26 @@ class KlingSimulator(Simulator):
         denied = self.auth_error(request)
         if denied:
             return denied
-        task = self.tasks.get(task_id)
+        task = self.known(task_id)
         if task is None or task.kind != action:
             return error(1203, f"task {task_id} not found")
         status = self.state_for(task, ["submitted", "processing", "succeed"])
+        task.extra["status"] = status
         return Response(200, self.envelope(self.task_data(task, status)))
+
+    def list(self, request, action):
+        denied = self.auth_error(request)
+        if denied:
+            return denied
+        try:
+            page, size = int(request.query.get("pageNum", 1)), int(request.query.get("pageSize", 30))
+        except ValueError:
+            return error(1201, "pageNum and pageSize must be integers")
+        if not (1 <= page <= 1000 and 1 <= size <= 500):
+            return error(1201, "pageNum must be 1-1000 and pageSize 1-500")
+        tasks = sorted((t for t in self.tasks.values() if t.kind == action), key=lambda t: t.created, reverse=True)
+        shown = tasks[(page - 1) * size : page * size]
+        return Response(200, self.envelope([self.task_data(t, t.extra.get("status", "submitted")) for t in shown]))
 
     def file(self, request, task_id):
         return Response(200, self.video_bytes, {"Content-Type": "video/mp4"})

@@ -30,6 +30,8 @@ class MiniMaxSimulator(Simulator):
         self.api_key = api_key
         # base_resp of a query answering status "Fail" (tests set 1027 for output moderation).
         self.failure = (0, "success")
+        # file.bytes that files/retrieve states; None: the download's real length (tests set a wrong one).
+        self.file_bytes = None
         super().__init__()
 
     def setup_routes(self):
@@ -87,7 +89,7 @@ class MiniMaxSimulator(Simulator):
         denied = self._denied(request)
         if denied:
             return denied
-        task = self.tasks.get(request.query.get("task_id", ""))
+        task = self.known(request.query.get("task_id", ""))
         if task is None:
             return base_resp(2013, "invalid params, task_id not found")
         status = self.state_for(task, ["Preparing", "Queueing", "Processing", "Success"])
@@ -108,7 +110,7 @@ class MiniMaxSimulator(Simulator):
             return base_resp(2013, "invalid params, file not found")
         file = {
             "file_id": int(file_id),
-            "bytes": len(self.video_bytes),
+            "bytes": len(self.video_bytes) if self.file_bytes is None else self.file_bytes,
             "created_at": 1700000000,
             "filename": "output.mp4",
             "purpose": "video_generation",

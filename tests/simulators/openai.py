@@ -91,17 +91,38 @@ class OpenAISimulator(Simulator):
     def retrieve(self, request, video_id):
         if not self._authorized(request):
             return self._unauthorized()
-        task = self.tasks.get(video_id)
+        task = self.known(video_id)
         if task is None:
             return error(404, f"Video {video_id} not found", "not_found")
         status = self.state_for(task, ["queued", "in_progress", "completed"])
         return Response(200, self._video(task, status))
 
     def list(self, request):
+        """A cursor page: ``limit`` (1-100, default 20), ``order`` (``desc`` default), ``after`` an id."""
         if not self._authorized(request):
             return self._unauthorized()
-        data = [self._video(t, t.extra.get("status", "queued")) for t in self.tasks.values()]
-        return Response(200, {"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False})
+        try:
+            limit = int(request.query.get("limit", 20))
+        except ValueError:
+            return error(400, "Invalid limit", "invalid_value", "limit")
+        order = request.query.get("order", "desc")
+        if not 1 <= limit <= 100 or order not in ("asc", "desc"):
+            return error(400, "Invalid limit or order", "invalid_value")
+        tasks = sorted(self.tasks.values(), key=lambda t: (t.created, t.id), reverse=order == "desc")
+        ids = [t.id for t in tasks]
+        after = request.query.get("after")
+        start = ids.index(after) + 1 if after in ids else 0
+        page = tasks[start : start + limit]
+        data = [self._video(t, t.extra.get("status", "queued")) for t in page]
+        first, last = (page[0].id, page[-1].id) if page else (None, None)
+        body = {
+            "object": "list",
+            "data": data,
+            "first_id": first,
+            "last_id": last,
+            "has_more": start + limit < len(tasks),
+        }
+        return Response(200, body)
 
     def delete(self, request, video_id):
         if not self._authorized(request):

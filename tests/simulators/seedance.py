@@ -99,7 +99,7 @@ class SeedanceSimulator(Simulator):
         refused = self._unauthorized(request)
         if refused:
             return refused
-        task = self.tasks.get(task_id)
+        task = self.known(task_id)
         if task is None:
             return error(404, "ResourceNotFound", f"The specified task {task_id} is not found.", "NotFound")
         state = self.state_for(task, ["queued", "running", "succeeded"])

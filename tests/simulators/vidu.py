@@ -119,7 +119,7 @@ class ViduSimulator(Simulator):
         denied = self._unauthorized(request)
         if denied:
             return denied
-        task = self.tasks.get(task_id)
+        task = self.known(task_id)
         if task is None:
             return error(404, "TaskNotFound", "task not found")
         state = self.state_for(task, ["queueing", "processing", "success"])

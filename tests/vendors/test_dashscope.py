@@ -11,6 +11,7 @@ from channels.adaptors.base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
 )
 from channels.adaptors.dashscope import adaptor
@@ -249,15 +250,15 @@ def test_failed_with_reason_and_moderation(sim):
     assert (result.status, result.error_code, result.moderation) == (FAILED, "DataInspectionFailed", True)
 
 
-def test_canceled_and_unknown_fail_with_clear_message(sim):
+def test_canceled_fails_and_unknown_is_a_missing_task(sim):
     sim.script = ["CANCELED"]
     submission, _ = submit(sim, "wan2.2-t2v-plus", prompt="p")
     result = poll(sim, submission)
     assert (result.status, result.error_code) == (FAILED, "CANCELED")
     gone = TaskRef(vendor_task_id="no-such-task", upstream_model="wan2.2-t2v-plus", state={})
-    result = adaptor.poll(ctx(sim), gone)
-    assert (result.status, result.vendor_status, result.error_code) == (FAILED, "UNKNOWN", "UNKNOWN")
-    assert "does not exist or expired" in result.error_message
+    with pytest.raises(VendorTaskMissing, match="does not exist or expired") as missing:
+        adaptor.poll(ctx(sim), gone)  # the core confirms it with a second poll before failing the task
+    assert missing.value.code == "UNKNOWN"
 
 
 def test_unknown_state_stays_in_progress(sim, caplog):

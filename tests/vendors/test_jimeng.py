@@ -18,6 +18,7 @@ from channels.adaptors.base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
 )
 from channels.adaptors.jimeng import adaptor
@@ -283,13 +284,19 @@ def test_poll_walks_every_state_with_the_submit_req_key(sim, ctx):
     assert sent(sim) == {"req_key": "jimeng_i2v_first_v30", "task_id": submission.vendor_task_id}
 
 
-@pytest.mark.parametrize("state, code", [("not_found", "not_found"), ("expired", "expired")])
-def test_not_found_and_expired_are_terminal_failures(sim, ctx, state, code):
+def test_expired_is_a_terminal_failure(sim, ctx):
     _, submission = run(ctx, CanonicalRequest(model="m", prompt="p"), "jimeng_t2v_v30")
-    sim.script = [state]
+    sim.script = ["expired"]
     result = adaptor.poll(ctx, ref_for(submission))
-    assert (result.status, result.error_code) == (FAILED, code)
+    assert (result.status, result.error_code) == (FAILED, "expired")
     assert result.error_message
+
+
+def test_not_found_is_a_missing_task(sim, ctx):
+    _, submission = run(ctx, CanonicalRequest(model="m", prompt="p"), "jimeng_t2v_v30")
+    sim.script = ["not_found"]
+    with pytest.raises(VendorTaskMissing, match="kept for 12 hours"):  # confirmed by the core, then failed
+        adaptor.poll(ctx, ref_for(submission))
 
 
 def test_done_with_failure_code_fails_with_reason(sim, ctx):
@@ -326,7 +333,8 @@ def test_wrong_req_key_at_poll_means_not_found(sim, ctx):
     ref = TaskRef(vendor_task_id=submission.vendor_task_id, upstream_model="jimeng_t2v_v30", state={})
     assert adaptor.poll(ctx, ref).status == QUEUED  # falls back to the model, which is the req_key here
     ref.state = {"req_key": "jimeng_vgfm_t2v_l20"}
-    assert adaptor.poll(ctx, ref).vendor_status == "not_found"
+    with pytest.raises(VendorTaskMissing):
+        adaptor.poll(ctx, ref)
 
 
 # --- submit errors ----------------------------------------------------------------------------------

@@ -194,7 +194,11 @@ def test_every_state_and_file_retrieve(sim):
     done = results[-1]
     file_id = sim.tasks[submission.vendor_task_id].extra["file_id"]
     assert done.result_url == f"{sim.url}/download/{file_id}.mp4"
-    assert done.state == {"file_id": file_id}
+    assert done.state == {"file_id": file_id, "file_bytes": len(sim.video_bytes)}  # files/retrieve's file.bytes
+    source = adaptor.content(
+        ctx(sim), TaskRef(submission.vendor_task_id, "MiniMax-Hailuo-02", done.state, done.result_url)
+    )
+    assert (source.url, source.expected_bytes) == (done.result_url, len(sim.video_bytes))
     retrieve = sim.calls("GET", "/v1/files/retrieve")[-1]
     assert retrieve.query == {"file_id": file_id}
     assert retrieve.headers["authorization"] == f"Bearer {KEY}"

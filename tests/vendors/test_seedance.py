@@ -13,6 +13,7 @@ from channels.adaptors.base import (
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
 )
 from channels.adaptors.seedance import adaptor
@@ -216,9 +217,10 @@ def test_unknown_state_stays_in_progress(sim, ctx):
     assert (result.status, result.vendor_status) == (IN_PROGRESS, "pondering")
 
 
-def test_vanished_task_fails(ctx):
-    result = adaptor.poll(ctx, TaskRef(vendor_task_id="cgt-nope", upstream_model=PRO, state={}))
-    assert (result.status, result.error_code) == (FAILED, "not_found")
+def test_vanished_task_is_a_missing_task(ctx):
+    with pytest.raises(VendorTaskMissing) as missing:
+        adaptor.poll(ctx, TaskRef(vendor_task_id="cgt-nope", upstream_model=PRO, state={}))
+    assert missing.value.code == "ResourceNotFound"
 
 
 # --- errors ------------------------------------------------------------------------------------------

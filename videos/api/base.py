@@ -14,7 +14,16 @@ from rest_framework.views import APIView
 
 from channels.canonical import RequestInvalid
 
-from ..errors import AUTHENTICATION, INVALID, PERMISSION, SERVER, GatewayError, not_found
+from ..errors import (
+    AUTHENTICATION,
+    INVALID,
+    PERMISSION,
+    SERVER,
+    GatewayError,
+    database_unavailable,
+    is_database_unavailable,
+    not_found,
+)
 from ..models import VideoTask
 
 log = logging.getLogger(__name__)
@@ -23,6 +32,9 @@ log = logging.getLogger(__name__)
 def as_gateway_error(exc):
     if isinstance(exc, GatewayError):
         return exc
+    if is_database_unavailable(exc):
+        log.warning("Database unavailable: %s", exc)
+        return database_unavailable()
     if isinstance(exc, RequestInvalid):
         return GatewayError(400, exc.code, exc.message, param=exc.param)
     if isinstance(exc, exceptions.NotAuthenticated):

@@ -44,6 +44,7 @@ CODES = {
     "vendor_timeout": "RequestTimeOut",
     "no_channel_available": "ServiceUnavailable",
     "vendor_unavailable": "ServiceUnavailable",
+    "service_unavailable": "ServiceUnavailable",
 }
 TASK_CODES = {"content_moderation": "DataInspectionFailed", "deadline_exceeded": "RequestTimeOut"}
 COMMENT_RE = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*')

@@ -25,7 +25,7 @@ SUBMIT = "CVSync2AsyncSubmitTask"
 GET_RESULT = "CVSync2AsyncGetResult"
 SUCCESS = 10000
 STATUS = {VideoTask.Status.QUEUED: "in_queue", VideoTask.Status.IN_PROGRESS: "generating"}
-EXPIRED_CODES = ("deadline_exceeded", "submit_interrupted")  # resubmit, as Jimeng's "expired" says
+EXPIRED_CODES = ("deadline_exceeded", "submit_interrupted", "vendor_task_lost")  # resubmit, as Jimeng's "expired" says
 CANONICAL = ("req_key", "prompt", "image_urls", "binary_data_base64", "frames", "seed", "aspect_ratio")
 # Our codes -> Jimeng business codes (Jimeng's documented table; 50205 and 50400 from its common table;
 # 50403, "balance insufficient", is the gateway's own: Jimeng documents no arrears code).
@@ -36,6 +36,7 @@ CODES = {
     "vendor_timeout": 50500,
     "vendor_unavailable": 50429,
     "no_channel_available": 50429,
+    "idempotency_request_in_progress": 50429,  # "Please Try Later": the first create is still being submitted
 }
 HTTP_STATUS = {50205: 400, 50400: 403, 50403: 403, 50412: 400, 50429: 429, 50500: 500}
 
@@ -99,6 +100,8 @@ class Jimeng(DialectView):
     own_route_only = True
 
     def error_status(self, error, body):
+        if error.status == 503:  # Jimeng has no "unavailable" business code: 50500 with HTTP 503
+            return 503
         return HTTP_STATUS[body["code"]] if "code" in body else error.status
 
     def post(self, request):

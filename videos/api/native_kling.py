@@ -56,6 +56,10 @@ CODES = {
     "vendor_timeout": 5002,
     "no_channel_available": 5001,
     "vendor_unavailable": 5001,
+    "service_unavailable": 5001,
+    # A retry while the first create with its Idempotency-Key is still being submitted: Kling's
+    # "too fast", which its clients back off and retry on (Retry-After says when).
+    "idempotency_request_in_progress": 1302,
 }
 BY_STATUS = {400: 1201, 401: 1000, 402: 1102, 403: 1103, 404: 1203, 405: 1202, 429: 1302}
 

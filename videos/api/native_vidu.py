@@ -42,6 +42,7 @@ REASONS = {
     "invalid_body": "BadRequest",
     "unwanted_images": "FieldUnwanted",
     "image_count": "FieldItemCountOutOfRange",
+    "idempotency_request_in_progress": "OperationInProcess",  # Vidu's "operation in process, please retry later"
 }
 FAILURE_REASONS = {"content_moderation": "CreationPolicyViolation", "vendor_failed": "InternalServiceFailure"}
 

@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
+from videos import storage
+
 DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
 SHUTDOWN_GRACE = 15  # seconds
 
@@ -26,6 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        storage.sweep_partial()  # half-written copies a killed worker left behind
         if options["demo"]:
             call_command("apply", str(DEMO_FILE))
         bind = f"{options['host']}:{options['port']}"
