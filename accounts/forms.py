@@ -1,4 +1,4 @@
-"""Dashboard forms: API key limits, and money entered in US dollars."""
+"""Dashboard forms: API key limits, webhook endpoints, and money entered in US dollars."""
 
 import ipaddress
 import re
@@ -9,7 +9,8 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from .signals import collect_model_names
+from .models import WEBHOOK_EVENT_TYPES, WebhookEndpoint
+from .signals import check_webhook_url, collect_model_names
 
 
 def known_models():
@@ -110,6 +111,71 @@ class KeyForm(forms.Form):
     def limits(self):
         """The cleaned fields as ApiKey attributes."""
         return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(
+        max_length=2000,
+        label="URL",
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/video"}),
+        help_text="Where the gateway POSTs signed events. It must be reachable from the internet.",
+    )
+    description = forms.CharField(max_length=200, required=False, help_text="Optional, for you.")
+    events = forms.MultipleChoiceField(
+        required=False,
+        label="Events",
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(name, name) for name in WEBHOOK_EVENT_TYPES],
+        help_text="Tick none to receive every event.",
+    )
+    enabled = forms.BooleanField(required=False, initial=True, help_text="Untick to pause deliveries.")
+
+    def __init__(self, *args, tenant, endpoint=None, **kwargs):
+        if endpoint is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "url": endpoint.url,
+                    "description": endpoint.description,
+                    "events": endpoint.events,
+                    "enabled": endpoint.enabled,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.endpoint = endpoint
+        if endpoint is None:
+            del self.fields["enabled"]  # a new endpoint starts enabled
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        # Where the URL points is checked by the app that makes the requests (channels' SSRF guard).
+        for _receiver, problem in check_webhook_url.send(sender=None, url=url):
+            if problem:
+                raise forms.ValidationError(problem)
+        others = WebhookEndpoint.objects.for_tenant(self.tenant).filter(url=url)
+        if self.endpoint is not None:
+            others = others.exclude(pk=self.endpoint.pk)
+        if others.exists():
+            raise forms.ValidationError("This account already has an endpoint with this URL.")
+        return url
+
+    def clean_events(self):
+        chosen = set(self.cleaned_data["events"])
+        return [name for name in WEBHOOK_EVENT_TYPES if name in chosen]
+
+    def save(self):
+        """Update ``self.endpoint`` (an edit) and return it; re-enabling clears why it was disabled."""
+        endpoint = self.endpoint
+        data = self.cleaned_data
+        if data["enabled"] and not endpoint.enabled:
+            endpoint.disabled_reason = ""
+            endpoint.failing_since = None
+        endpoint.url, endpoint.description = data["url"], data["description"]
+        endpoint.events, endpoint.enabled = data["events"], data["enabled"]
+        endpoint.save()
+        return endpoint
 
 
 def units_to_usd(units):

@@ -206,3 +206,61 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.target}"
+
+
+def new_webhook_id():
+    return f"we_{random_token(24)}"
+
+
+# The event types a webhook endpoint can subscribe to (the outbox in videos writes them).
+WEBHOOK_EVENT_TYPES = ("video.completed", "video.failed", "video.cancelled")
+
+
+class WebhookEndpointQuerySet(models.QuerySet):
+    def for_tenant(self, tenant):
+        return self.filter(tenant=tenant)
+
+
+class WebhookEndpoint(models.Model):
+    """Where a tenant wants to hear about its tasks (Standard Webhooks, as OpenAI signs them).
+
+    The signing secret (``whsec_`` + base64 of 32 random bytes) is encrypted at rest and shown
+    once. After a rotation the previous secret keeps signing beside the new one until
+    ``previous_secret_expires_at``. ``events`` empty means every event type."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_webhook_id)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    secret_encrypted = models.TextField()
+    previous_secret_encrypted = models.TextField(blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Why it was disabled automatically (failing for days), shown to the tenant; blank otherwise.
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.public_id} {self.url}"
+
+    def subscribed(self, event_type):
+        """Whether this endpoint wants ``event_type`` (no types chosen: every one; test events always)."""
+        return not self.events or event_type in self.events or event_type == "webhook.test"
+
+    @property
+    def event_labels(self):
+        return ", ".join(self.events) if self.events else "all events"
+
+    @property
+    def previous_secret_active(self):
+        """Whether a rotated-out secret still signs beside the current one."""
+        expires = self.previous_secret_expires_at
+        return bool(self.previous_secret_encrypted) and expires is not None and timezone.now() < expires

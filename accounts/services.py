@@ -1,4 +1,4 @@
-"""Keys and money. Every balance movement goes through this module.
+"""Keys, webhook signing secrets and money. Every balance movement goes through this module.
 
 Rules: amounts are integers (units, 1,000,000 = 1 USD); a debit is a conditional
 UPDATE that fails rather than drive a balance negative; every movement writes a
@@ -6,8 +6,11 @@ ledger row in the same transaction; a task has one hold and at most one settleme
 (enforced by unique constraints, so a second refund cannot commit).
 """
 
+import base64
+import binascii
 import hashlib
 import hmac
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +18,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .models import ApiKey, LedgerEntry, Tenant, random_token
+from . import crypto
+from .models import ApiKey, LedgerEntry, Tenant, WebhookEndpoint, random_token
 
 KEY_PREFIX = "sk-"
 LAST_USED_GRANULARITY = timedelta(seconds=60)
@@ -94,6 +98,82 @@ def touch_key(api_key):
 def revoke_key(api_key):
     ApiKey.objects.filter(pk=api_key.pk).update(enabled=False, revoked_at=timezone.now())
     api_key.refresh_from_db()
+
+
+# --- Webhook endpoints -------------------------------------------------------------------
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_BYTES = 32
+# After a rotation the previous secret keeps signing (beside the new one) this long.
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+
+
+def new_webhook_secret():
+    """``whsec_`` + base64 of 32 random bytes (Standard Webhooks; what OpenAI's SDK verifies with)."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(WEBHOOK_SECRET_BYTES)).decode()
+
+
+def is_webhook_secret(value):
+    """Whether ``value`` is ``whsec_`` + base64 of 24 to 64 bytes (the range Standard Webhooks allows)."""
+    if not isinstance(value, str) or not value.startswith(WEBHOOK_SECRET_PREFIX):
+        return False
+    try:
+        raw = base64.b64decode(value[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return 24 <= len(raw) <= 64
+
+
+def create_webhook_endpoint(tenant, *, url, events=(), description="", enabled=True, secret=None):
+    """Create an endpoint and return ``(endpoint, secret)``. The secret is stored encrypted and
+    shown once; ``secret`` (an apply file's) is used as given, else a new one is made."""
+    secret = secret or new_webhook_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        tenant=tenant,
+        url=url,
+        events=list(events),
+        description=description,
+        enabled=enabled,
+        secret_encrypted=crypto.encrypt(secret),
+    )
+    return endpoint, secret
+
+
+def rotate_webhook_secret(endpoint):
+    """Give the endpoint a new secret and return it. The current one keeps signing beside it for
+    WEBHOOK_SECRET_OVERLAP, so receivers can switch without losing an event (a second rotation
+    within that time retires the oldest at once)."""
+    secret = new_webhook_secret()
+    endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+    endpoint.previous_secret_expires_at = timezone.now() + WEBHOOK_SECRET_OVERLAP
+    endpoint.secret_encrypted = crypto.encrypt(secret)
+    endpoint.save(
+        update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at", "updated_at"]
+    )
+    return secret
+
+
+def replace_webhook_secret(endpoint, secret):
+    """Set ``secret`` (an apply file's) as the only one, at once; the caller saves the endpoint."""
+    endpoint.secret_encrypted = crypto.encrypt(secret)
+    endpoint.previous_secret_encrypted = ""
+    endpoint.previous_secret_expires_at = None
+
+
+def webhook_secret(endpoint):
+    """The endpoint's current secret in clear (for the apply file's comparison and signing)."""
+    return crypto.decrypt(endpoint.secret_encrypted)
+
+
+def webhook_signing_secrets(endpoint, now=None):
+    """The secrets that sign a delivery made ``now``: the current one, and the previous one
+    until its overlap ends. Raises crypto.CredentialsUnreadable if the keys changed."""
+    now = now or timezone.now()
+    signing = [crypto.decrypt(endpoint.secret_encrypted)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_encrypted and expires is not None and now < expires:
+        signing.append(crypto.decrypt(endpoint.previous_secret_encrypted))
+    return signing
 
 
 # --- Money ---------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import services, views
 from .dashboard import paginate, record, staff_view
 from .forms import UsdField
-from .models import ApiKey, AuditEntry, Membership, Tenant
+from .models import ApiKey, AuditEntry, Membership, Tenant, WebhookEndpoint
 
 
 class TenantForm(forms.ModelForm):
@@ -121,6 +123,7 @@ def _detail(request, tenant, *, money_form=None, member_form=None):
         "memberships": tenant.memberships.select_related("user").order_by("user__username"),
         "roles": Membership.Role.choices,
         "keys": tenant.api_keys.all(),
+        "webhooks": WebhookEndpoint.objects.for_tenant(tenant),
         "ledger": paginate(request, tenant.ledger.select_related("created_by", "task")),
         "nav": "tenants",
     }
@@ -211,6 +214,40 @@ def key_revoke(request, name, pk):
         record(request, "key.revoked", name, key=api_key.masked, key_name=api_key.name)
         messages.success(request, f"Key {api_key.masked} revoked; it stops working immediately.")
     return redirect("staff-tenant", name=name)
+
+
+# --- webhook endpoints of any tenant (the same flows as the tenant's own pages) ---------------
+
+
+def _endpoint(name, public_id):
+    return get_object_or_404(WebhookEndpoint.objects.select_related("tenant"), public_id=public_id, tenant__name=name)
+
+
+@staff_view
+@never_cache
+def webhook_create(request, name):
+    tenant = get_object_or_404(Tenant, name=name)
+    back = reverse("staff-tenant", args=[name])
+    return views.endpoint_create(request, tenant, back=back, nav="tenants", audit=True)
+
+
+@staff_view
+def webhook_edit(request, name, public_id):
+    back = reverse("staff-tenant", args=[name])
+    return views.endpoint_edit(request, _endpoint(name, public_id), back=back, nav="tenants", audit=True)
+
+
+@staff_view
+@never_cache
+def webhook_rotate(request, name, public_id):
+    back = reverse("staff-tenant", args=[name])
+    return views.endpoint_rotate(request, _endpoint(name, public_id), back=back, nav="tenants", audit=True)
+
+
+@staff_view
+def webhook_delete(request, name, public_id):
+    back = reverse("staff-tenant", args=[name])
+    return views.endpoint_delete(request, _endpoint(name, public_id), back=back, nav="tenants", audit=True)
 
 
 # --- audit log and the staff home ----------------------------------------------------

@@ -1,4 +1,5 @@
-"""Pages about accounts: sign-in and keys for members; tenants and the audit log for staff (under staff/)."""
+"""Pages about accounts: sign-in, keys and webhook endpoints for members; tenants (with their
+endpoints) and the audit log for staff (under staff/). An endpoint's delivery log is a videos page."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -16,6 +17,11 @@ urlpatterns = [
     path("keys/new/", views.key_create, name="key-create"),
     path("keys/<str:lookup>/edit/", views.key_edit, name="key-edit"),
     path("keys/<str:lookup>/revoke/", views.key_revoke, name="key-revoke"),
+    path("webhooks/", views.webhook_list, name="webhook-list"),
+    path("webhooks/new/", views.webhook_create, name="webhook-create"),
+    path("webhooks/<str:public_id>/edit/", views.webhook_edit, name="webhook-edit"),
+    path("webhooks/<str:public_id>/rotate/", views.webhook_rotate, name="webhook-rotate"),
+    path("webhooks/<str:public_id>/delete/", views.webhook_delete, name="webhook-delete"),
     # Staff
     path("staff/", staff.staff_home, name="staff-home"),
     path("staff/tenants/", staff.tenant_list, name="staff-tenants"),
@@ -26,5 +32,13 @@ urlpatterns = [
     path("staff/tenants/<slug:name>/members/<int:pk>/role", staff.member_role, name="staff-member-role"),
     path("staff/tenants/<slug:name>/members/<int:pk>/remove", staff.member_remove, name="staff-member-remove"),
     path("staff/tenants/<slug:name>/keys/<int:pk>/revoke", staff.key_revoke, name="staff-key-revoke"),
+    path("staff/tenants/<slug:name>/webhooks/new", staff.webhook_create, name="staff-webhook-create"),
+    path("staff/tenants/<slug:name>/webhooks/<str:public_id>/edit", staff.webhook_edit, name="staff-webhook-edit"),
+    path(
+        "staff/tenants/<slug:name>/webhooks/<str:public_id>/rotate", staff.webhook_rotate, name="staff-webhook-rotate"
+    ),
+    path(
+        "staff/tenants/<slug:name>/webhooks/<str:public_id>/delete", staff.webhook_delete, name="staff-webhook-delete"
+    ),
     path("staff/audit/", staff.audit_log, name="staff-audit"),
 ]

@@ -1,17 +1,20 @@
-"""Tenant pages about accounts: sign-in, the tenant switcher and the member's API keys."""
+"""Tenant pages about accounts: sign-in, the tenant switcher, the member's API keys and webhook
+endpoints. The endpoint flows (create, edit, rotate, delete) serve the staff pages too."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from . import services
-from .dashboard import SESSION_TENANT, ThrottledLoginForm, memberships, tenant_view, writer_required
-from .forms import KeyForm
-from .models import ApiKey
+from .dashboard import SESSION_TENANT, ThrottledLoginForm, memberships, record, tenant_view, writer_required
+from .forms import KeyForm, WebhookEndpointForm
+from .models import ApiKey, WebhookEndpoint
 
 
 class LoginView(auth_views.LoginView):
@@ -87,3 +90,99 @@ def key_revoke(request, lookup):
         messages.success(request, f"Revoked “{api_key.name}” ({api_key.masked}). It no longer works.")
         return redirect("key-list")
     return render(request, "accounts/key_revoke.html", {"nav": "keys", "api_key": api_key})
+
+
+# --- Webhook endpoints ---------------------------------------------------------------------
+# The flows below take the tenant and where to go back to, so the staff pages (staff.py) run the
+# same ones for any tenant; ``audit`` records the operator's changes in the audit log.
+
+
+def endpoint_create(request, tenant, *, back, nav, audit=False):
+    form = WebhookEndpointForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        endpoint, secret = services.create_webhook_endpoint(
+            tenant, url=data["url"], events=data["events"], description=data["description"]
+        )
+        if audit:
+            record(request, "webhook.created", tenant.name, endpoint=endpoint.public_id, url=endpoint.url)
+        return _secret_page(request, endpoint, secret, back=back, nav=nav)
+    context = {"nav": nav, "form": form, "tenant": tenant, "back": back}
+    return render(request, "accounts/webhook_form.html", context)
+
+
+def endpoint_edit(request, endpoint, *, back, nav, audit=False):
+    form = WebhookEndpointForm(request.POST or None, tenant=endpoint.tenant, endpoint=endpoint)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        if audit:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            record(request, "webhook.changed", endpoint.tenant.name, endpoint=endpoint.public_id, **changes)
+        messages.success(request, f"Saved the changes to the endpoint {endpoint.url}.")
+        return redirect(back)
+    context = {"nav": nav, "form": form, "tenant": endpoint.tenant, "endpoint": endpoint, "back": back}
+    return render(request, "accounts/webhook_form.html", context)
+
+
+def endpoint_rotate(request, endpoint, *, back, nav, audit=False):
+    if request.method == "POST":
+        secret = services.rotate_webhook_secret(endpoint)
+        if audit:
+            record(request, "webhook.secret_rotated", endpoint.tenant.name, endpoint=endpoint.public_id)
+        return _secret_page(request, endpoint, secret, back=back, nav=nav, rotated=True)
+    context = {"nav": nav, "endpoint": endpoint, "back": back, "action": "rotate"}
+    return render(request, "accounts/webhook_confirm.html", context)
+
+
+def endpoint_delete(request, endpoint, *, back, nav, audit=False):
+    if request.method == "POST":
+        endpoint.delete()
+        if audit:
+            record(request, "webhook.deleted", endpoint.tenant.name, endpoint=endpoint.public_id, url=endpoint.url)
+        messages.success(request, f"Deleted the endpoint {endpoint.url} and its delivery log.")
+        return redirect(back)
+    context = {"nav": nav, "endpoint": endpoint, "back": back, "action": "delete"}
+    return render(request, "accounts/webhook_confirm.html", context)
+
+
+def _secret_page(request, endpoint, secret, *, back, nav, rotated=False):
+    # Rendered straight from this POST: the secret is shown once and never put in the session.
+    context = {"nav": nav, "endpoint": endpoint, "secret": secret, "back": back, "rotated": rotated}
+    return render(request, "accounts/webhook_secret.html", context)
+
+
+def _tenant_endpoint(request, public_id):
+    return get_object_or_404(WebhookEndpoint.objects.for_tenant(request.tenant), public_id=public_id)
+
+
+@tenant_view
+@require_safe
+def webhook_list(request):
+    endpoints = WebhookEndpoint.objects.for_tenant(request.tenant)
+    context = {"nav": "webhooks", "endpoints": endpoints, "retry_hours": settings.GATEWAY_WEBHOOK_RETRY_HOURS}
+    return render(request, "accounts/webhook_list.html", context)
+
+
+@writer_required
+@never_cache
+def webhook_create(request):
+    return endpoint_create(request, request.tenant, back=reverse("webhook-list"), nav="webhooks")
+
+
+@writer_required
+def webhook_edit(request, public_id):
+    endpoint = _tenant_endpoint(request, public_id)
+    return endpoint_edit(request, endpoint, back=reverse("webhook-list"), nav="webhooks")
+
+
+@writer_required
+@never_cache
+def webhook_rotate(request, public_id):
+    endpoint = _tenant_endpoint(request, public_id)
+    return endpoint_rotate(request, endpoint, back=reverse("webhook-list"), nav="webhooks")
+
+
+@writer_required
+def webhook_delete(request, public_id):
+    endpoint = _tenant_endpoint(request, public_id)
+    return endpoint_delete(request, endpoint, back=reverse("webhook-list"), nav="webhooks")

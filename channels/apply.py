@@ -1,20 +1,23 @@
 """Declarative configuration: ``manage.py apply FILE``.
 
-Creates or updates tenants, users, channels and prices by name, so applying the same
-file twice changes nothing. A tenant's ``balance`` is its opening balance, credited
-(through the ledger) only when the tenant is created; later money moves with ``topup``.
+Creates or updates tenants, users, channels, prices and webhook endpoints by name (an endpoint by
+tenant and URL), so applying the same file twice changes nothing. A tenant's ``balance`` is its
+opening balance, credited (through the ledger) only when the tenant is created; later money moves
+with ``topup``. A webhook's ``secret`` is used as given; without one, a new endpoint gets a
+generated secret, printed once in the report.
 """
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from accounts import services as money
-from accounts.models import AuditEntry, Membership, Tenant
+from accounts.models import WEBHOOK_EVENT_TYPES, AuditEntry, Membership, Tenant, WebhookEndpoint
 
+from . import outbound
 from .adaptors import registry
 from .models import Channel, Price
 
-TOP_LEVEL = {"tenants", "users", "channels", "prices"}
+TOP_LEVEL = {"tenants", "users", "channels", "prices", "webhooks"}
 
 
 class ApplyError(Exception):
@@ -50,6 +53,8 @@ def apply_config(config):
         report.append(_apply_channel(item))
     for item in config.get("prices", []):
         report.append(_apply_price(item))
+    for item in config.get("webhooks", []):
+        report.append(_apply_webhook(item))
     return report
 
 
@@ -144,3 +149,42 @@ def _apply_price(item):
         },
     )
     return f"price {model}: {'created' if created else 'updated'}"
+
+
+def _apply_webhook(item):
+    tenant_name = _require(item, "tenant", "webhook")
+    url = _require(item, "url", f"webhook of {tenant_name}")
+    where = f"webhook {tenant_name} {url}"
+    tenant = Tenant.objects.filter(name=tenant_name).first()
+    if tenant is None:
+        raise ApplyError(f"{where}: tenant {tenant_name!r} does not exist")
+    problem = outbound.webhook_url_problem(url)
+    if problem:
+        raise ApplyError(f"{where}: {problem}")
+    events = item.get("events", [])
+    if not isinstance(events, list) or not all(name in WEBHOOK_EVENT_TYPES for name in events):
+        raise ApplyError(f"{where}: 'events' must be a list of {', '.join(WEBHOOK_EVENT_TYPES)} (empty: all)")
+    events = [name for name in WEBHOOK_EVENT_TYPES if name in events]
+    secret = item.get("secret")
+    if secret is not None and not money.is_webhook_secret(secret):
+        raise ApplyError(f"{where}: 'secret' must be whsec_ followed by base64 of 24 to 64 bytes")
+    wanted = {"events": events, "description": item.get("description", ""), "enabled": bool(item.get("enabled", True))}
+    endpoint = WebhookEndpoint.objects.filter(tenant=tenant, url=url).first()
+    if endpoint is None:
+        endpoint, secret = money.create_webhook_endpoint(tenant, url=url, secret=secret, **wanted)
+        AuditEntry.objects.create(action="webhook.applied", target=tenant_name, detail={"url": url, "events": events})
+        shown = "" if "secret" in item else f"; signing secret {secret} (shown once)"
+        return f"{where}: created{shown}"
+    changed = [name for name, value in wanted.items() if getattr(endpoint, name) != value]
+    for name in changed:
+        setattr(endpoint, name, wanted[name])
+    if "enabled" in changed and endpoint.enabled:
+        endpoint.disabled_reason, endpoint.failing_since = "", None
+    if secret is not None and secret != money.webhook_secret(endpoint):
+        money.replace_webhook_secret(endpoint, secret)  # as given: no overlap with the old one
+        changed.append("secret")
+    if not changed:
+        return f"{where}: unchanged"
+    endpoint.save()
+    AuditEntry.objects.create(action="webhook.applied", target=tenant_name, detail={"url": url, "changed": changed})
+    return f"{where}: updated ({', '.join(changed)})"

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.crypto import CredentialsUnreadable
 from accounts.models import AuditEntry
 
 from .adaptors.base import AdaptorError, CallContext
-from .crypto import CredentialsUnreadable
 from .models import Channel, Price
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,17 @@ def call_context(channel):
     return CallContext(base_url=channel.effective_base_url, credentials=channel.credentials, options=channel.options)
 
 
-def submit_context(channel, external_id):
+def submit_context(channel, external_id, callback_path=""):
     """The context of a create call: our id for the task (sent as the vendor's external id where it
-    takes one) and the shorter submit read timeout, which bounds how long a submit can be in flight."""
+    takes one), the shorter submit read timeout, which bounds how long a submit can be in flight,
+    and the task's callback URL (GATEWAY_PUBLIC_URL + ``callback_path``) when the operator set a
+    public URL and this vendor calls back."""
     ctx = call_context(channel)
     ctx.external_id = external_id
     ctx.read_timeout = settings.GATEWAY_SUBMIT_TIMEOUT
+    public_url = settings.GATEWAY_PUBLIC_URL.rstrip("/")
+    if public_url and callback_path and channel.adaptor.supports_callback:
+        ctx.callback_url = public_url + callback_path
     return ctx
 
 

@@ -120,6 +120,8 @@ TEMPLATES = [
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    # One test database per test run, so two runs against one server do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("PG_TEST_DATABASE", f"test_gateway_{os.getpid()}")}
 else:
     DATABASES = {
         "default": {
@@ -226,10 +228,22 @@ GATEWAY_DELIVERY_WINDOW_SECONDS = env_int("GATEWAY_DELIVERY_WINDOW_SECONDS", 360
 # Client images the gateway downloads itself (SSRF guard, size cap).
 GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
 GATEWAY_ALLOW_PRIVATE_URLS = env_bool("GATEWAY_ALLOW_PRIVATE_URLS", False)
+# Webhooks to tenants: the timeout of one delivery attempt (seconds), how long an event is retried
+# (hours, from when it happened), and after how many days of failing without a success an endpoint
+# is disabled.
+GATEWAY_WEBHOOK_TIMEOUT = env_int("GATEWAY_WEBHOOK_TIMEOUT", 10)
+GATEWAY_WEBHOOK_RETRY_HOURS = env_int("GATEWAY_WEBHOOK_RETRY_HOURS", 72)
+GATEWAY_WEBHOOK_DISABLE_DAYS = env_int("GATEWAY_WEBHOOK_DISABLE_DAYS", 3)
 # How long finished videos stay downloadable (expires_at on the Video object).
 GATEWAY_RESULT_TTL_SECONDS = env_int("GATEWAY_RESULT_TTL_SECONDS", 7 * 24 * 3600)
 # Lifetime of the signed video_url links handed to native clients.
 GATEWAY_SIGNED_URL_TTL_SECONDS = env_int("GATEWAY_SIGNED_URL_TTL_SECONDS", 24 * 3600)
+# The gateway's public base URL (e.g. https://gateway.example.com), which vendors can reach. Set:
+# Kling, Vidu, Seedance and MiniMax are sent a per-task callback URL under it and call back when a
+# task changes state (polling stays the fallback). Unset: no callbacks, every task is polled.
+GATEWAY_PUBLIC_URL = os.environ.get("GATEWAY_PUBLIC_URL", "").strip().rstrip("/")
+if GATEWAY_PUBLIC_URL and not GATEWAY_PUBLIC_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"GATEWAY_PUBLIC_URL must start with https:// (or http://), got {GATEWAY_PUBLIC_URL!r}")
 # Run background jobs inline (tests).
 GATEWAY_SYNC_TASKS = env_bool("GATEWAY_SYNC_TASKS", False)
 # Use X-Forwarded-For's first address as the client IP (only behind a trusted proxy).

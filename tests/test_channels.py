@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from channels import crypto
+from accounts import crypto
 from channels import services as channel_services
 from channels.models import Channel, Price
 from tests.helpers import USD, drive, ledger_sum

@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import ApiKey, Tenant, random_token
+from accounts.models import ApiKey, Tenant, WebhookEndpoint, random_token
 from channels import canonical
 from channels.adaptors.base import TaskRef
 from channels.models import Channel
@@ -27,6 +27,7 @@ class VideoTask(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Route(models.TextChoices):
         OPENAI = "openai", "OpenAI /v1/videos"
@@ -38,7 +39,7 @@ class VideoTask(models.Model):
         DASHBOARD = "dashboard", "Dashboard"
 
     ACTIVE = (Status.QUEUED, Status.IN_PROGRESS)
-    TERMINAL = (Status.COMPLETED, Status.FAILED)
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     public_id = models.CharField(max_length=40, unique=True, default=new_public_id)
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="tasks")
@@ -94,6 +95,10 @@ class VideoTask(models.Model):
     # A submit that timed out: until this moment the gateway looks for the job at the vendor
     # (by our external id or in its task list) instead of giving up on it.
     reconcile_until = models.DateTimeField(null=True, blank=True)
+    # Vendor callbacks: the unguessable token in this task's callback URL (blank: none was sent),
+    # and how the gateway learned the task's outcome ("callback" or "poll"), for the staff page.
+    callback_token = models.CharField(max_length=64, blank=True)
+    learned_by = models.CharField(max_length=16, blank=True)
     # A client's Idempotency-Key: a retried create returns this task instead of a new one.
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
@@ -159,3 +164,61 @@ class Heartbeat(models.Model):
     @classmethod
     def beat(cls, name):
         cls.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+
+
+def new_event_id():
+    return f"evt_{random_token(24)}"
+
+
+class WebhookEvent(models.Model):
+    """The outbox: one event for one endpoint, written in the transaction that finishes the task
+    and delivered by the worker (never the request path). ``public_id`` is the ``webhook-id`` of
+    every attempt, so receivers can de-duplicate retries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Gave up"
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_event_id)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    task = models.ForeignKey(VideoTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    type = models.CharField(max_length=40)
+    payload = models.JSONField()  # the body, as it was when the event happened
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The delivery sweep: pending events whose next attempt is due.
+            models.Index(fields=["next_attempt_at"], name="event_due", condition=Q(status="pending")),
+            # An endpoint's delivery log, newest first.
+            models.Index(fields=["endpoint", "-created_at"], name="event_endpoint_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.public_id} {self.type}"
+
+
+class WebhookAttempt(models.Model):
+    """One delivery attempt of an event: what the receiver answered, and how fast."""
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "number"]
+
+    def __str__(self):
+        return f"{self.event_id} #{self.number}"

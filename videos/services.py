@@ -12,16 +12,19 @@ import hashlib
 import json
 import logging
 import math
+import secrets
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as money
 from channels import services as routing
 from channels.adaptors.base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
@@ -37,7 +40,7 @@ from channels.adaptors.base import (
 from channels.canonical import RequestInvalid
 from channels.models import Channel
 
-from . import storage
+from . import storage, webhooks
 from .errors import BILLING, INVALID, PERMISSION, SERVER, UPSTREAM, GatewayError
 from .models import Heartbeat, VideoTask
 
@@ -61,6 +64,13 @@ LOOKUP = "lookup"  # the key of vendor_state holding what Adaptor.find() needs m
 MISSING_RECHECK = timedelta(seconds=15)
 MISSING_CONFIRMATIONS = 2
 RETRY_AFTER_MAX = 10  # seconds: how long a retry of a create still in flight is told to wait, at most
+# A task whose vendor was sent a callback URL is polled this many times less often, and at most every
+# MAX_CALLBACK_POLL_INTERVAL seconds: its vendor calls back (videos/callbacks.py), polling is the fallback.
+CALLBACK_POLL_FACTOR = 6
+MAX_CALLBACK_POLL_INTERVAL = 300
+# VideoTask.learned_by: how the gateway learned a task's outcome from its vendor.
+LEARNED_BY_POLL = "poll"
+LEARNED_BY_CALLBACK = "callback"  # a poll a vendor callback triggered, or a signed callback payload
 
 
 # --- Creating ------------------------------------------------------------------------
@@ -129,6 +139,8 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
                 deadline_at=now + timedelta(seconds=settings.GATEWAY_TASK_DEADLINE_SECONDS),
                 idempotency_key=idempotency_key,
                 request_hash=fingerprint,
+                # Before the submit: MiniMax checks the callback URL while the create is in flight.
+                callback_token=secrets.token_urlsafe(32) if settings.GATEWAY_PUBLIC_URL else "",
             )
             money.hold(task, amount)
     except money.BillingError as exc:
@@ -151,7 +163,7 @@ def _submit(task, request, plan, candidates, remix_of):
     for channel in candidates:
         adaptor = channel.adaptor
         upstream_model = channel.upstream_model(task.model)
-        ctx = routing.submit_context(channel, task.public_id)
+        ctx = routing.submit_context(channel, task.public_id, callback_path(task))
         try:
             channel_plan = plan
             if channel is not candidates[0]:
@@ -187,7 +199,7 @@ def _submit(task, request, plan, candidates, remix_of):
             routing.note_failure(channel, exc.message)
             if adaptor.supports_find:
                 # The vendor may have the job: look for it instead of giving up (never submit again).
-                return _await_job(task, channel, request, upstream_model, channel_plan)
+                return _await_job(task, channel, request, upstream_model, channel_plan, ctx)
             _fail_submit(task, "vendor_timeout", exc.message, channel)
             raise GatewayError(
                 504, "vendor_timeout", f"{adaptor.label} did not answer in time; nothing was charged.", kind=UPSTREAM
@@ -218,7 +230,8 @@ def _submit(task, request, plan, candidates, remix_of):
             vendor_status=submission.vendor_status[:64],
             vendor_state=submission.state,
             submitted_at=now,
-            next_poll_at=now + timedelta(seconds=adaptor.poll_interval),
+            callback_token=task.callback_token if ctx.callback_url else "",  # blank: no callback URL was sent
+            next_poll_at=now + _first_poll(adaptor, ctx),
         ):
             VideoTask.objects.filter(pk=task.pk).update(
                 channel=channel, vendor_task_id=submission.vendor_task_id, submitted_at=now
@@ -242,7 +255,7 @@ def _submit(task, request, plan, candidates, remix_of):
     )
 
 
-def _await_job(task, channel, request, upstream_model, plan):
+def _await_job(task, channel, request, upstream_model, plan, ctx):
     """A create timed out at a vendor that can look jobs up: the client is told the task is queued
     (the hold stays) while the poll tick looks for the job (reconcile_task) until reconcile_until."""
     adaptor = channel.adaptor
@@ -256,11 +269,26 @@ def _await_job(task, channel, request, upstream_model, plan):
         vendor_status="submit_timeout",
         vendor_state={LOOKUP: adaptor.lookup_state(request, upstream_model, plan)},
         reconcile_until=now + RECONCILE_WINDOW,
+        callback_token=task.callback_token if ctx.callback_url else "",
         next_poll_at=now + timedelta(seconds=adaptor.poll_interval),
     )
     log.warning("Submitting %s to %s timed out; looking for the job until it shows up", task.public_id, channel.name)
     task.refresh_from_db()
     return task
+
+
+def callback_path(task):
+    """The path of the task's callback URL (routed to videos/api/callbacks.py), or "" without a token."""
+    if not task.callback_token:
+        return ""
+    return reverse("vendor-callback", args=[task.public_id, task.callback_token])
+
+
+def _first_poll(adaptor, ctx):
+    """How long after the submit a task is first polled: later when its vendor will call back."""
+    if ctx.callback_url:
+        return timedelta(seconds=min(MAX_CALLBACK_POLL_INTERVAL, adaptor.poll_interval * CALLBACK_POLL_FACTOR))
+    return timedelta(seconds=adaptor.poll_interval)
 
 
 def _params(request, plan):
@@ -390,7 +418,11 @@ def finish(
     else:
         fields.update(error_code=error_code[:64], error_message=error_message)
     with transaction.atomic():
-        if not VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(**fields):
+        active = VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE)
+        if status == VideoTask.Status.CANCELLED:
+            # Never a video the vendor finished: it is being delivered, and will be charged.
+            active = active.filter(vendor_completed_at__isnull=True)
+        if not active.update(**fields):
             return False
         task.refresh_from_db()
         if status == VideoTask.Status.COMPLETED:
@@ -398,8 +430,10 @@ def finish(
             charge = routing.settle_amount(task.model, seconds, task.resolution, task.amount_held)
             task.amount_charged = money.capture(task, charge)
             VideoTask.objects.filter(pk=task.pk).update(amount_charged=task.amount_charged)
-        else:
-            money.release(task, note=error_code)
+        else:  # failed or cancelled: the whole hold goes back, and the ledger says why
+            money.release(task, note="cancelled" if status == VideoTask.Status.CANCELLED else error_code)
+        # The outbox: the tenant's webhook events commit with the transition, or not at all.
+        webhooks.record_task_event(task)
     return True
 
 
@@ -429,10 +463,15 @@ def claim(task_id, now):
 
 def _backoff(task):
     interval = task.channel.adaptor.poll_interval if task.channel else 5
-    return timedelta(seconds=min(MAX_POLL_INTERVAL, interval * 1.5 ** min(task.poll_count, 10)))
+    ceiling = MAX_POLL_INTERVAL
+    if task.callback_token:  # its vendor calls back: polls are only the fallback
+        interval, ceiling = interval * CALLBACK_POLL_FACTOR, MAX_CALLBACK_POLL_INTERVAL
+    return timedelta(seconds=min(ceiling, interval * 1.5 ** min(task.poll_count, 10)))
 
 
-def poll_task(task):
+def poll_task(task, learned_by=LEARNED_BY_POLL):
+    """Ask the vendor about a claimed task and act on the answer. ``learned_by`` is recorded when the
+    answer is the task's outcome: LEARNED_BY_CALLBACK for the poll a vendor callback triggered."""
     if task.vendor_completed_at is not None:
         # Done at the vendor, not yet delivered (a delivery failed and is due again, or its worker
         # died and the lease ran out): deliver it again, the vendor has nothing more to say.
@@ -466,7 +505,7 @@ def poll_task(task):
     if task.vendor_missing:  # the vendor knows the task again: a "not found" is confirmed only in a row
         VideoTask.objects.filter(pk=task.pk).update(vendor_missing=0)
         task.vendor_missing = 0
-    apply_result(task, result)
+    apply_result(task, result, learned_by)
 
 
 def _vendor_missing(task, message):
@@ -487,7 +526,9 @@ def _vendor_missing(task, message):
             next_poll_at=timezone.now() + MISSING_RECHECK,
         )
         return
-    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(vendor_missing=missing)
+    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(
+        vendor_missing=missing, learned_by=LEARNED_BY_POLL
+    )
     finish(
         task,
         VideoTask.Status.FAILED,
@@ -570,10 +611,13 @@ def _poll_later(task, errored=False, **fields):
     updates = {"next_poll_at": timezone.now() + _backoff(task), "poll_count": task.poll_count + 1, **fields}
     if errored:
         updates["poll_errors"] = task.poll_errors + 1
-    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(**updates)
+    # Never over a delivery's lease: a poll answered late (or a callback) may find the video done meanwhile.
+    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE, vendor_completed_at__isnull=True).update(
+        **updates
+    )
 
 
-def apply_result(task, result):
+def apply_result(task, result, learned_by=LEARNED_BY_POLL):
     state = {**task.vendor_state, **result.state} if result.state else task.vendor_state
     if result.status == COMPLETED:
         # Done at the vendor is not done here: the task stays in progress, uncharged, until its
@@ -589,16 +633,28 @@ def apply_result(task, result):
             result_url=result.result_url or "",
             seconds_produced=result.seconds,
             vendor_completed_at=now,
+            learned_by=learned_by,
             poll_count=task.poll_count + 1,
             next_poll_at=lease,
         ):
             storage.enqueue_delivery(task.pk, lease)
+        return
+    if result.status == CANCELLED:  # stopped at the vendor (by videos/cancel.py, or there)
+        VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(learned_by=learned_by)
+        finish(
+            task,
+            VideoTask.Status.CANCELLED,
+            error_code="cancelled",
+            error_message=f"{result.error_message or 'The vendor cancelled the task'}; nothing was charged.",
+            vendor_status=result.vendor_status,
+        )
         return
     if result.status == FAILED:
         code = "content_moderation" if result.moderation else "vendor_failed"
         message = result.error_message or "The vendor reports that generation failed."
         if result.error_code:
             message = f"{message} (vendor code {result.error_code})"
+        VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(learned_by=learned_by)
         finish(
             task, VideoTask.Status.FAILED, error_code=code, error_message=message, vendor_status=result.vendor_status
         )
@@ -640,7 +696,7 @@ def expire_overdue(now):
 
 
 def poll_once(now=None, limit=50):
-    """One pass: expire overdue tasks, then poll every due one this worker can claim."""
+    """One pass: expire overdue tasks, poll every due one this worker can claim, queue due webhooks."""
     now = now or timezone.now()
     expire_overdue(now)
     polled = 0
@@ -649,6 +705,7 @@ def poll_once(now=None, limit=50):
         if task is not None:
             poll_task(task)
             polled += 1
+    webhooks.sweep()  # queue the webhook deliveries that are due, each as its own job
     return polled
 
 

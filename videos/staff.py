@@ -1,18 +1,25 @@
 """Operator pages (staff only) over tasks: all tasks, one task with its ledger, worker
-health and the queue, and the channel list with each channel's task figures."""
+health and the queue, the channel list with each channel's task figures, and any tenant's webhook
+delivery log."""
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from django_q.models import OrmQ
 
-from accounts.dashboard import paginate, staff_view
+from accounts.dashboard import paginate, record, staff_view
+from accounts.models import WebhookEndpoint
 from channels.adaptors import registry
 from channels.models import Channel
 
+from . import cancel, views
+from .errors import GatewayError
 from .forms import StaffTaskFilterForm
 from .models import Heartbeat, VideoTask
 
@@ -30,7 +37,11 @@ def channel_list(request):
     channels = list(
         Channel.objects.annotate(
             in_flight=Count("tasks", filter=Q(tasks__status__in=VideoTask.ACTIVE)),
-            finished=Count("tasks", filter=recent & Q(tasks__status__in=VideoTask.TERMINAL)),
+            # Cancelled tasks say nothing about a channel: its success rate counts completed and failed ones.
+            finished=Count(
+                "tasks",
+                filter=recent & Q(tasks__status__in=(VideoTask.Status.COMPLETED, VideoTask.Status.FAILED)),
+            ),
             completed=Count("tasks", filter=recent & Q(tasks__status=VideoTask.Status.COMPLETED)),
         )
     )
@@ -58,7 +69,23 @@ def task_detail(request, public_id):
         VideoTask.objects.select_related("tenant", "channel", "api_key", "remixed_from"), public_id=public_id
     )
     ledger = task.ledger.order_by("created_at", "id")
-    return render(request, "videos/staff/task_detail.html", {"task": task, "ledger": ledger, "nav": "staff-tasks"})
+    context = {"task": task, "ledger": ledger, "can_cancel": cancel.can_cancel(task), "nav": "staff-tasks"}
+    return render(request, "videos/staff/task_detail.html", context)
+
+
+@staff_view
+@require_POST
+def task_cancel(request, public_id):
+    """Cancel any tenant's task, as its members could (audited)."""
+    task = get_object_or_404(VideoTask, public_id=public_id)
+    try:
+        cancel.cancel_task(task)
+    except GatewayError as exc:
+        messages.error(request, f"{task.public_id} was not cancelled: {exc.message}")
+    else:
+        record(request, "task.cancelled", task.public_id, tenant=task.tenant.name)
+        messages.success(request, f"{task.public_id} cancelled; its hold was released.")
+    return redirect("staff-task", public_id=task.public_id)
 
 
 # --- health ----------------------------------------------------------------
@@ -86,3 +113,39 @@ def health(request):
         "nav": "health",
     }
     return render(request, "videos/staff/health.html", context)
+
+
+# --- webhook deliveries of any tenant ------------------------------------------------------
+
+STAFF_WEBHOOK_URLS = {"task": "staff-task", "resend": "staff-webhook-resend", "test": "staff-webhook-test"}
+
+
+def _endpoint(name, public_id):
+    return get_object_or_404(WebhookEndpoint.objects.select_related("tenant"), public_id=public_id, tenant__name=name)
+
+
+@staff_view
+def webhook_deliveries(request, name, public_id):
+    return views.deliveries_page(
+        request,
+        _endpoint(name, public_id),
+        nav="tenants",
+        back=reverse("staff-tenant", args=[name]),
+        urls=STAFF_WEBHOOK_URLS,
+        prefix=[name],
+        can_write=True,
+    )
+
+
+@staff_view
+@require_POST
+def webhook_resend(request, name, public_id, event_id):
+    views.resend_event(request, _endpoint(name, public_id), event_id)
+    return redirect("staff-webhook-deliveries", name=name, public_id=public_id)
+
+
+@staff_view
+@require_POST
+def webhook_test(request, name, public_id):
+    views.send_test(request, _endpoint(name, public_id))
+    return redirect("staff-webhook-deliveries", name=name, public_id=public_id)

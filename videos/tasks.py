@@ -2,7 +2,7 @@
 
 from django_q.models import Schedule
 
-from . import delivery, services, storage
+from . import callbacks, delivery, services, storage, webhooks
 
 TICK_SCHEDULE = "videos.poll-tick"
 
@@ -18,6 +18,18 @@ def deliver_result(task_id, lease=None):
     """Queued by the poller when a vendor reports a video done: store and verify it, then charge
     (or fail and release). See videos/delivery.py."""
     return delivery.deliver(task_id, lease)
+
+
+def poll_on_callback(task_id, lease):
+    """Queued when a vendor calls back about a task (videos/callbacks.py): poll it now, under the
+    lease the callback took."""
+    return callbacks.poll_now(task_id, lease)
+
+
+def deliver_webhook(event_id, lease):
+    """Queued by the poll tick's webhook sweep: one attempt at delivering one event to its
+    endpoint, under the lease the sweep took (videos/webhooks.py)."""
+    webhooks.deliver(event_id, lease)
 
 
 # The name of deliver_result before delivery decided the charge: jobs queued by an older gateway

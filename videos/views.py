@@ -1,5 +1,7 @@
-"""Tenant pages about tasks: the history with filters, one task with its timeline, its video,
-and usage over a period (spend, seconds, charts, CSV exports).
+"""Tenant pages about tasks: the history with filters, one task with its timeline, its video (and a
+Cancel button while it runs, for members who can write),
+usage over a period (spend, seconds, charts, CSV exports), and a webhook endpoint's delivery log
+(with resend and a test event; the endpoints themselves are accounts pages).
 
 Everything starts from ``VideoTask.objects.for_tenant``; another tenant's task is 404.
 Vendor-side fields (vendor ids and status, result_url, the channel) are never rendered here.
@@ -7,19 +9,23 @@ Vendor-side fields (vendor ids and status, result_url, the channel) are never re
 
 import json
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_safe
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
 
-from accounts.dashboard import tenant_view
+from accounts.dashboard import paginate, tenant_view, writer_required
+from accounts.models import WebhookEndpoint
 from accounts.services import format_units
 from channels.adaptors.base import AdaptorError
 
-from . import charts, content, usage
+from . import cancel, charts, content, usage, webhooks
 from .errors import GatewayError
 from .forms import PeriodForm, TenantTaskFilterForm
-from .models import VideoTask
+from .models import VideoTask, WebhookEvent
 
 PAGE_SIZE = 25
 
@@ -37,14 +43,15 @@ ERROR_EXPLANATIONS = {
     "result_undeliverable": "The video provider finished the video, but the gateway could not download it whole.",
     "internal_error": "The gateway failed while handling this task.",
     "image_download_failed": "An input image could not be downloaded.",
+    "cancelled": "The task was cancelled before the video was made.",
 }
 UNKNOWN_ERROR = "The task failed."
 REFUNDED = "Nothing was charged: the hold was released."
 
 
 def explain_error(task):
-    """A sentence for the task's error code (for failed tasks), else an empty string."""
-    if task.status != VideoTask.Status.FAILED:
+    """A sentence for the task's error code (for failed and cancelled tasks), else an empty string."""
+    if task.status not in (VideoTask.Status.FAILED, VideoTask.Status.CANCELLED):
         return ""
     return ERROR_EXPLANATIONS.get(task.error_code, UNKNOWN_ERROR)
 
@@ -88,8 +95,13 @@ def _tenant_task(request, public_id):
     return get_object_or_404(tasks, public_id=public_id)
 
 
-def _live_context(task):
-    return {"task": task, "error_explanation": explain_error(task), "refunded": REFUNDED}
+def _live_context(request, task):
+    return {
+        "task": task,
+        "error_explanation": explain_error(task),
+        "refunded": REFUNDED,
+        "can_cancel": request.membership.can_write and cancel.can_cancel(task),
+    }
 
 
 @tenant_view
@@ -100,7 +112,9 @@ def task_detail(request, public_id):
         (name, value if isinstance(value, str | int | float) else json.dumps(value, ensure_ascii=False))
         for name, value in sorted(task.params.items())
     ]
-    return render(request, "videos/task_detail.html", {"nav": "tasks", "params": params, **_live_context(task)})
+    return render(
+        request, "videos/task_detail.html", {"nav": "tasks", "params": params, **_live_context(request, task)}
+    )
 
 
 @tenant_view
@@ -108,7 +122,21 @@ def task_detail(request, public_id):
 def task_status(request, public_id):
     """The live part of the task page (status, progress, timeline, cost, video)."""
     task = _tenant_task(request, public_id)
-    return render(request, "videos/_task_live.html", _live_context(task))
+    return render(request, "videos/_task_live.html", _live_context(request, task))
+
+
+@writer_required
+@require_POST
+def task_cancel(request, public_id):
+    """The task page's Cancel button: the API's cancel, told as a message (a 409 says why not)."""
+    task = _tenant_task(request, public_id)
+    try:
+        cancel.cancel_task(task)
+    except GatewayError as exc:
+        messages.error(request, f"The task was not cancelled: {exc.message}")
+    else:
+        messages.success(request, f"Task cancelled. {REFUNDED}")
+    return redirect("task-detail", public_id=task.public_id)
 
 
 @tenant_view
@@ -213,3 +241,84 @@ def usage_tasks_csv(request):
 def usage_ledger_csv(request):
     period = PeriodForm(request.GET).chosen()
     return _csv_response(usage.ledger_csv(request.tenant, period), f"{request.tenant.name}-ledger", period)
+
+
+# --- Webhook deliveries --------------------------------------------------------------------
+# Shared with the staff pages (staff.py), which show any tenant's endpoint.
+
+
+def deliveries_page(request, endpoint, *, nav, back, urls, prefix=(), can_write):
+    """An endpoint's delivery log, newest first, each event with its attempts. ``urls`` name the
+    routes (task page, resend, test) of the tenant's or the staff's pages, whose arguments start
+    with ``prefix``."""
+    page = paginate(
+        request,
+        WebhookEvent.objects.filter(endpoint=endpoint).select_related("task").prefetch_related("attempt_log"),
+    )
+    now = timezone.now()
+    for event in page:
+        event.in_flight = (
+            event.status == WebhookEvent.Status.PENDING
+            and event.last_latency_ms is None
+            and event.next_attempt_at is not None
+            and event.next_attempt_at > now
+        )
+        event.task_url = reverse(urls["task"], args=[event.task.public_id]) if event.task else ""
+        event.resend_url = reverse(urls["resend"], args=[*prefix, endpoint.public_id, event.public_id])
+    context = {
+        "nav": nav,
+        "endpoint": endpoint,
+        "page": page,
+        "back": back,
+        "test_url": reverse(urls["test"], args=[*prefix, endpoint.public_id]),
+        "can_write": can_write,
+    }
+    return render(request, "videos/webhook_deliveries.html", context)
+
+
+def resend_event(request, endpoint, event_id):
+    event = get_object_or_404(WebhookEvent, endpoint=endpoint, public_id=event_id)
+    if webhooks.resend(event):
+        messages.success(request, f"{event.public_id} is queued to be sent again (same webhook-id).")
+    else:
+        messages.error(request, f"{event.public_id} is being sent right now; try again in a minute.")
+
+
+def send_test(request, endpoint):
+    event = webhooks.send_test_event(endpoint)
+    note = "" if endpoint.enabled else " It is sent once the endpoint is enabled again."
+    messages.success(request, f"Test event {event.public_id} queued; the worker sends it within seconds.{note}")
+
+
+TENANT_URLS = {"task": "task-detail", "resend": "webhook-resend", "test": "webhook-test"}
+
+
+def _tenant_endpoint(request, public_id):
+    return get_object_or_404(WebhookEndpoint.objects.for_tenant(request.tenant), public_id=public_id)
+
+
+@tenant_view
+@require_safe
+def webhook_deliveries(request, public_id):
+    return deliveries_page(
+        request,
+        _tenant_endpoint(request, public_id),
+        nav="webhooks",
+        back=reverse("webhook-list"),
+        urls=TENANT_URLS,
+        can_write=request.membership.can_write,
+    )
+
+
+@writer_required
+@require_POST
+def webhook_resend(request, public_id, event_id):
+    resend_event(request, _tenant_endpoint(request, public_id), event_id)
+    return redirect("webhook-deliveries", public_id=public_id)
+
+
+@writer_required
+@require_POST
+def webhook_test(request, public_id):
+    send_test(request, _tenant_endpoint(request, public_id))
+    return redirect("webhook-deliveries", public_id=public_id)

@@ -23,6 +23,14 @@ Errors tell the core what happened, which decides routing and money:
 - VendorTaskMissing (from poll() only): the vendor does not know the task we submitted (its
   own "not found" answer, never a transport error). -> confirmed by a second poll soon
   after, then the task fails (``vendor_task_lost``) and the hold is released.
+- CancelNotSupported, CancelTooLate (from cancel() only): the vendor has no way to cancel a task,
+  or refuses because the job has started or finished. -> 409 to the client, nothing changes.
+  Any other error from cancel() is one of the kinds above, and the task is left as it was.
+
+Callbacks: an adaptor with ``supports_callback`` sends ``CallContext.callback_url`` (set only when
+the operator configured GATEWAY_PUBLIC_URL) in its create body. A callback is a hint that makes the
+core poll the task at once; only an adaptor with ``signs_callbacks`` has its payload trusted, after
+verify_callback() checked the vendor's signature (CallbackRejected otherwise).
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +41,7 @@ QUEUED = "queued"
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 FAILED = "failed"
+CANCELLED = "cancelled"  # poll(): the vendor reports the job cancelled (by cancel() or at the vendor)
 
 
 class AdaptorError(Exception):
@@ -79,6 +88,27 @@ class VendorTaskMissing(AdaptorError):
     kind = "vendor_task_missing"
 
 
+class CancelNotSupported(AdaptorError):
+    """cancel(): this vendor has no way to cancel a job (the default)."""
+
+    kind = "cancel_not_supported"
+
+
+class CancelTooLate(AdaptorError):
+    """cancel(): the vendor refuses because the job has started or finished; it runs to its end."""
+
+    kind = "cancel_too_late"
+
+
+class CallbackRejected(Exception):
+    """verify_callback(): the callback's signature does not check (forged, stale, or not the
+    vendor's). The callback changes nothing."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass
 class CallContext:
     """Where to call and with what: one channel's decrypted configuration."""
@@ -91,6 +121,9 @@ class CallContext:
     # external_task_id), and the read timeout of the create call (GATEWAY_SUBMIT_TIMEOUT).
     external_id: str = ""
     read_timeout: float | None = None
+    # Set by the core for submit() when callbacks are on and the adaptor supports them: the
+    # per-task URL the vendor is to call back (blank: send none, the task is polled).
+    callback_url: str = ""
 
 
 @dataclass
@@ -162,7 +195,7 @@ class Lookup:
 
 @dataclass
 class PollResult:
-    status: str  # QUEUED, IN_PROGRESS, COMPLETED or FAILED
+    status: str  # QUEUED, IN_PROGRESS, COMPLETED, FAILED or CANCELLED
     vendor_status: str = ""
     progress: int | None = None
     result_url: str | None = None
@@ -197,6 +230,13 @@ class Adaptor:
     # find() can tell, after a submit timed out, whether the vendor has the job (by our external
     # id or in its task list). Without it a submit timeout fails the task at once.
     supports_find = False
+    # cancel() can stop a job at the vendor (while it is queued, at most vendors).
+    supports_cancel = False
+    # submit() sends ctx.callback_url where the vendor calls back on state changes; the task's
+    # regular polls back off further (polling stays the fallback).
+    supports_callback = False
+    # The vendor signs its callbacks: verify_callback() checks them and its payload is trusted.
+    signs_callbacks = False
 
     def parse_credentials(self, raw):
         """Validate the credential string (new-api's formats: ``AK|SK`` pairs or one key) and
@@ -246,6 +286,25 @@ class Adaptor:
 
     def remix(self, ctx: CallContext, ref: TaskRef, request: CanonicalRequest, plan: Plan) -> Submission:
         raise RequestInvalid(f"{self.label} videos cannot be remixed", "video_id", "remix_not_supported")
+
+    def cancel(self, ctx: CallContext, ref: TaskRef) -> None:
+        """Stop the job at the vendor. Return when the vendor confirmed it (the job will not run,
+        nothing more will come of it); raise CancelTooLate when the vendor refuses because the job
+        has started or finished, CancelNotSupported when it cannot cancel at all (the default),
+        or any other AdaptorError when the call failed (nothing is known to have changed)."""
+        raise CancelNotSupported(f"{self.label} has no way to cancel a task once it is submitted")
+
+    def callback_handshake(self, body: bytes) -> dict | None:
+        """The answer to a request the vendor makes to check a callback URL before using it (MiniMax's
+        challenge), or None when ``body`` is not one. It may come while the create is in flight."""
+        return None
+
+    def verify_callback(self, headers, body, method, path, query, ctx: CallContext, ref: TaskRef) -> PollResult:
+        """Only with ``signs_callbacks``: check the vendor's signature over this callback (``headers``
+        lower-cased, ``body`` bytes, ``path`` and raw ``query`` as received) with the channel's
+        credentials, and that it is about ``ref`` (its vendor id, when known); return the signed
+        payload as a PollResult. Raise CallbackRejected when anything does not check."""
+        raise NotImplementedError
 
     def check(self, ctx: CallContext) -> str:
         """A real, cheap call proving the credentials work; returns a sentence for admins."""

@@ -1,6 +1,9 @@
 """Alibaba DashScope (Bailian) Wan video: ``POST /services/aigc/video-generation/video-synthesis``
 (t2v, i2v), ``POST /services/aigc/image2video/video-synthesis`` (kf2v first+last frame), then
-``GET /tasks/{id}``. Credentials: one API key, sent as Bearer with ``X-DashScope-Async: enable``."""
+``GET /tasks/{id}``. Credentials: one API key, sent as Bearer with ``X-DashScope-Async: enable``.
+
+Cancel: ``POST /tasks/{id}/cancel``; only a PENDING task can be cancelled (it then reads
+``CANCELED``), a started one is refused (400 ``UnsupportedOperation``)."""
 
 import logging
 from dataclasses import dataclass
@@ -8,11 +11,13 @@ from dataclasses import dataclass
 from .. import http
 from ..canonical import RequestInvalid, resolution_tier
 from .base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     QUEUED,
     Adaptor,
+    CancelTooLate,
     Plan,
     PollResult,
     Submission,
@@ -70,7 +75,7 @@ STATUS = {
     "SUSPENDED": IN_PROGRESS,
     "SUCCEEDED": COMPLETED,
     "FAILED": FAILED,
-    "CANCELED": FAILED,
+    "CANCELED": CANCELLED,
 }
 UNKNOWN = "UNKNOWN"  # the task does not exist (or expired after 24 h): VendorTaskMissing
 # Extras that belong in ``input``; every other extra goes to ``parameters``. Images come from
@@ -99,6 +104,7 @@ class DashScopeWan(Adaptor):
     default_base_url = "https://dashscope.aliyuncs.com/api/v1"
     known_models = tuple(MODELS)
     poll_interval = 10
+    supports_cancel = True
 
     def _url(self, ctx, path):
         base = ctx.base_url.rstrip("/")
@@ -261,11 +267,25 @@ class DashScopeWan(Adaptor):
             if not result.result_url:
                 raise VendorError("DashScope reports the task SUCCEEDED but gives no output.video_url")
             result.seconds = _produced_seconds(data.get("usage"))
+        elif status == CANCELLED:
+            result.error_code = raw
+            result.error_message = _failure_text(raw)
         elif status == FAILED:
             result.error_code = str(output.get("code") or raw)
             result.error_message = output.get("message") or _failure_text(raw)
             result.moderation = _is_moderation(result.error_code)
         return result
+
+    def cancel(self, ctx, ref):
+        response = http.request(
+            "POST", self._url(ctx, f"/tasks/{ref.vendor_task_id}/cancel"), headers=self._headers(ctx)
+        )
+        try:
+            self._checked(response)
+        except VendorRejected as exc:
+            if exc.code == "UnsupportedOperation" or "PENDING" in exc.message:  # only PENDING can be cancelled
+                raise CancelTooLate(exc.message, code=exc.code, http_status=exc.http_status) from None
+            raise
 
     def check(self, ctx):
         response = http.request(

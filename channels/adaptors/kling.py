@@ -110,6 +110,7 @@ class Kling(Adaptor):
     )
     poll_interval = 10
     supports_find = True
+    supports_callback = True  # callback_url: Kling POSTs the task object on each status change (unsigned)
 
     # --- validation -------------------------------------------------------------------
 
@@ -217,6 +218,8 @@ class Kling(Adaptor):
         body.update(plan.extra)  # the billed keys were checked in plan(); everything else is a Kling extra
         if ctx.external_id:
             body["external_task_id"] = ctx.external_id  # ours, to find the job again after a timeout
+        if ctx.callback_url:
+            body["callback_url"] = ctx.callback_url  # the gateway's, replacing a client's metadata one
         url = self._url(ctx, f"/v1/videos/{action}")
         response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
         data = self._data(response)

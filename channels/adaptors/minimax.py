@@ -1,7 +1,13 @@
 """MiniMax Hailuo video: ``POST /v1/video_generation``, ``GET /v1/query/video_generation?task_id=``,
 then ``GET /v1/files/retrieve?file_id=`` for the download URL. Credentials: one API key (Bearer).
-Business errors come as HTTP 200 with a non-zero ``base_resp.status_code``."""
+Business errors come as HTTP 200 with a non-zero ``base_resp.status_code``.
 
+Callbacks: with ``callback_url`` MiniMax first checks the URL while the create is in flight, POSTing
+``{"challenge": "..."}``, which must be echoed back as ``{"challenge": "..."}`` (else the create fails
+2013 "fail to check callback url"); then it POSTs ``{task_id, status, file_id, base_resp}`` on status
+changes (unsigned)."""
+
+import json
 import logging
 from dataclasses import dataclass
 
@@ -84,6 +90,7 @@ class MiniMaxHailuo(Adaptor):
     default_base_url = "https://api.minimax.io"
     known_models = tuple(MODELS)
     poll_interval = 10
+    supports_callback = True
 
     def _url(self, ctx, path):
         base = ctx.base_url.rstrip("/")
@@ -153,6 +160,8 @@ class MiniMaxHailuo(Adaptor):
 
     def submit(self, ctx, request, upstream_model, plan):
         body = self.build_body(request, upstream_model, plan)
+        if ctx.callback_url:
+            body["callback_url"] = ctx.callback_url  # the gateway's, replacing a client's metadata one
         url = self._url(ctx, "/v1/video_generation")
         response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
         data = self._checked(response)
@@ -171,6 +180,16 @@ class MiniMaxHailuo(Adaptor):
         }
         body.update(plan.extra)  # the billed and image fields were checked in plan()
         return body
+
+    def callback_handshake(self, body):
+        """MiniMax's check of the callback URL: ``{"challenge": X}`` is answered ``{"challenge": X}``."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and set(data) == {"challenge"} and isinstance(data["challenge"], str):
+            return {"challenge": data["challenge"]}
+        return None
 
     def poll(self, ctx, ref):
         response = http.request(

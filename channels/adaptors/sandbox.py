@@ -4,6 +4,7 @@ It behaves like a vendor: a task is queued, then in progress, then after ``delay
 seconds (channel option, default 4) completed with a real, playable MP4 bundled with
 the gateway. Model ``sandbox-fail``, or a prompt containing ``[fail]``, ends in a vendor
 failure; a prompt containing ``[reject]`` is refused at submit like a moderation block.
+A task can be cancelled while it is queued or in progress (until ``delay`` has passed).
 """
 
 import secrets
@@ -16,6 +17,7 @@ from .base import (
     IN_PROGRESS,
     QUEUED,
     Adaptor,
+    CancelTooLate,
     ContentSource,
     Plan,
     PollResult,
@@ -33,6 +35,7 @@ class Sandbox(Adaptor):
     credential_fields = ()
     known_models = ("sandbox-video", "sandbox-fail")
     poll_interval = 1
+    supports_cancel = True
 
     def parse_credentials(self, raw):
         return (raw or "").strip()
@@ -84,6 +87,10 @@ class Sandbox(Adaptor):
             seconds=seconds,
             result_url=f"sandbox://{sample_video_path(seconds).name}",
         )
+
+    def cancel(self, ctx, ref):
+        if time.time() - ref.state.get("submitted", 0) >= float(ctx.options.get("delay", 4)):
+            raise CancelTooLate("The sandbox already finished this video")
 
     def content(self, ctx, ref):
         return ContentSource(path=str(sample_video_path(ref.state.get("seconds", 5))))

@@ -4,6 +4,10 @@
 The prompt and images go in ``content``; duration, resolution, ratio, seed... go in the
 top-level fields (never the old ``--rs``/``--dur`` text commands, which are refused in
 prompts because they would change what is billed).
+
+Cancel: ``DELETE /contents/generations/tasks/{id}`` cancels a queued task (it then reads
+``cancelled``) but deletes the record of a finished one, and a running task cannot be cancelled.
+So cancel() reads the task first and sends the DELETE only while Ark still has it queued.
 """
 
 import logging
@@ -13,15 +17,18 @@ from dataclasses import dataclass
 from .. import http
 from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     QUEUED,
     Adaptor,
+    CancelTooLate,
     Plan,
     PollResult,
     Submission,
     VendorError,
+    VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
     split_pinned,
@@ -75,6 +82,8 @@ class Seedance(Adaptor):
     credential_fields = ("api_key",)
     known_models = tuple(MODELS)
     poll_interval = 10
+    supports_cancel = True
+    supports_callback = True  # callback_url: Ark POSTs the task object on each status change (unsigned)
 
     def _url(self, ctx, path):
         base = (ctx.base_url or self.default_base_url).rstrip("/")
@@ -144,6 +153,8 @@ class Seedance(Adaptor):
         if request.seed is not None:
             body["seed"] = request.seed
         body.update(plan.extra)  # the billed fields were checked in plan()
+        if ctx.callback_url:
+            body["callback_url"] = ctx.callback_url  # the gateway's, replacing a client's metadata one
         response = http.request(
             "POST",
             self._url(ctx, "/contents/generations/tasks"),
@@ -159,12 +170,7 @@ class Seedance(Adaptor):
     # --- polling --------------------------------------------------------------------------
 
     def poll(self, ctx, ref):
-        url = self._url(ctx, f"/contents/generations/tasks/{ref.vendor_task_id}")
-        response = http.request("GET", url, headers=self._headers(ctx))
-        if response.status_code == 404 and "NotFound" in _error_code(response):
-            message = f"Ark has no task {ref.vendor_task_id} (finished tasks are kept for a limited time)"
-            raise VendorTaskMissing(message, code=_error_code(response), http_status=404)
-        body = self._checked(response)
+        body = self._task(ctx, ref)
         raw = str(body.get("status") or "")
         if raw in STATUS:
             return PollResult(status=STATUS[raw], vendor_status=raw)
@@ -181,9 +187,32 @@ class Seedance(Adaptor):
             message = error.get("message") or "Ark reports that the task failed"
             return PollResult(FAILED, raw, error_code=code, error_message=message, moderation=is_moderation(code))
         if raw in ENDED:
-            return PollResult(status=FAILED, vendor_status=raw, error_code=raw, error_message=ENDED[raw])
+            status = CANCELLED if raw == "cancelled" else FAILED
+            return PollResult(status=status, vendor_status=raw, error_code=raw, error_message=ENDED[raw])
         log.warning("Seedance task %s has an unknown status %r", ref.vendor_task_id, raw)
         return PollResult(status=IN_PROGRESS, vendor_status=raw)
+
+    def _task(self, ctx, ref):
+        url = self._url(ctx, f"/contents/generations/tasks/{ref.vendor_task_id}")
+        response = http.request("GET", url, headers=self._headers(ctx))
+        if response.status_code == 404 and "NotFound" in _error_code(response):
+            message = f"Ark has no task {ref.vendor_task_id} (finished tasks are kept for a limited time)"
+            raise VendorTaskMissing(message, code=_error_code(response), http_status=404)
+        return self._checked(response)
+
+    def cancel(self, ctx, ref):
+        status = str(self._task(ctx, ref).get("status") or "")
+        if status == "cancelled":
+            return
+        if status != "queued":  # a DELETE now would refuse (running) or delete a finished task's record
+            raise CancelTooLate(f"Ark cancels queued tasks only; this one is {status or 'in an unknown state'}")
+        url = self._url(ctx, f"/contents/generations/tasks/{ref.vendor_task_id}")
+        try:
+            self._checked(http.request("DELETE", url, headers=self._headers(ctx)))
+        except VendorRejected as exc:
+            if exc.http_status in (400, 409):  # it started between the two calls
+                raise CancelTooLate(exc.message, code=exc.code, http_status=exc.http_status) from None
+            raise
 
     def check(self, ctx):
         url = self._url(ctx, "/contents/generations/tasks/cgt-gateway-credential-check")

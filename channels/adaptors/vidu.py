@@ -8,18 +8,38 @@ start-end2video, reference images -> reference2video. new-api clients may pin it
 image used as a reference. Duration and resolution are billed per the model's rules (the
 dialects lift new-api's ``metadata.duration``/``metadata.resolution`` into the request), so
 metadata may repeat them but never override them.
+
+Cancel: ``POST /ent/v2/tasks/{id}/cancel`` with ``{"id": ...}`` answers ``{}`` while the task is
+queued; once it is scheduled Vidu refuses (400 BadRequest "task state is scheduled, can not
+cancel"). A cancelled task reads ``state: failed`` with ``err_code: UserCancelled``.
+
+Callbacks: with ``callback_url`` Vidu POSTs the Get Generation answer on each state change,
+signed (VIDU-DOC callback-signature): ``X-HMAC-SIGNATURE = base64(HMAC-SHA256(the API key that
+created the task, METHOD\npath\nquery\naccess key\nDate\n + "name:value\n" for each header in
+X-HMAC-SIGNED-HEADERS))``. verify_callback() checks it, that the Date is fresh (an old signed
+request replayed is refused) and that the payload is about the task; the payload is then trusted.
+The body is not in the signed string: a signed ``Content-MD5`` header, when present, must match it.
 """
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
+import time
+from email.utils import parsedate_to_datetime
 
 from .. import http
 from ..canonical import RequestInvalid
 from .base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     QUEUED,
     Adaptor,
+    CallbackRejected,
+    CancelTooLate,
     Plan,
     PollResult,
     Submission,
@@ -57,6 +77,9 @@ MODERATION_REASONS = ("TaskPromptPolicyViolation", "AuditSubmitIllegal", "Creati
 UNAVAILABLE_REASONS = ("CreditInsufficient", "QuotaExceeded", "TooManyRequests", "SystemThrottling")
 UNAVAILABLE_REASONS += ("ModelUnavailable", "OperationInProcess", "InternalServiceFailure")
 NOT_FOUND_REASONS = ("TaskNotFound", "CreationNotFound", "NotFound")
+CANCELLED_REASON = "UserCancelled"  # err_code of a task cancelled before it ran
+CALLBACK_ALGORITHM = "hmac-sha256"
+CALLBACK_MAX_AGE = 300  # seconds a signed callback's Date may be off from now (either way)
 
 
 def model_rules(model):
@@ -92,6 +115,9 @@ class Vidu(Adaptor):
         "vidu1.5",
     )
     poll_interval = 10
+    supports_cancel = True
+    supports_callback = True
+    signs_callbacks = True
 
     # --- validation -------------------------------------------------------------------
 
@@ -179,6 +205,8 @@ class Vidu(Adaptor):
         if request.seed is not None:
             body["seed"] = request.seed
         body.update(plan.extra)  # the billed keys were checked in plan()
+        if ctx.callback_url:
+            body["callback_url"] = ctx.callback_url  # the gateway's, replacing a client's metadata one
         url = self._url(ctx, f"/ent/v2/{endpoint}")
         response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
         answer = self._checked(response)
@@ -199,10 +227,57 @@ class Vidu(Adaptor):
             if exc.code in NOT_FOUND_REASONS:
                 raise VendorTaskMissing(exc.message, code=exc.code, http_status=exc.http_status) from None
             raise
+        return self._result(answer, ref.vendor_task_id)
+
+    def verify_callback(self, headers, body, method, path, query, ctx, ref):
+        headers = {name.lower(): value for name, value in headers.items()}
+        if headers.get("x-hmac-algorithm", "").lower() != CALLBACK_ALGORITHM:
+            raise CallbackRejected(f"X-HMAC-ALGORITHM must be {CALLBACK_ALGORITHM}")
+        signature = headers.get("x-hmac-signature", "")
+        access_key = headers.get("x-hmac-access-key", "")
+        date = headers.get("date", "")
+        names = [name.strip() for name in headers.get("x-hmac-signed-headers", "").split(";") if name.strip()]
+        if not (signature and access_key and date and names):
+            raise CallbackRejected("The callback is not signed")
+        if any(name.lower() not in headers for name in names):
+            raise CallbackRejected("A header named in X-HMAC-SIGNED-HEADERS is missing")
+        signing = f"{method}\n{path}\n{query}\n{access_key}\n{date}\n"
+        signing += "".join(f"{name}:{headers[name.lower()]}\n" for name in names)
+        key = self.parse_credentials(ctx.credentials).encode()
+        expected = base64.b64encode(hmac.new(key, signing.encode(), hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise CallbackRejected("The callback's signature does not match")
+        try:
+            sent_at = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            raise CallbackRejected("The callback's Date cannot be read") from None
+        if abs(time.time() - sent_at) > CALLBACK_MAX_AGE:
+            raise CallbackRejected("The callback's Date is too old (or in the future): a replay")
+        if "content-md5" in (name.lower() for name in names):
+            digest = base64.b64encode(hashlib.md5(body).digest()).decode()
+            if not hmac.compare_digest(digest.encode(), headers["content-md5"].strip().encode()):
+                raise CallbackRejected("The callback's body does not match its signed Content-MD5")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise CallbackRejected("The callback's body is not JSON") from None
+        if not isinstance(answer, dict):
+            raise CallbackRejected("The callback's body is not a JSON object")
+        # The signed path already names the task; an id in the payload must agree with it.
+        about = str(answer.get("id") or answer.get("task_id") or "")
+        if about and ref.vendor_task_id and about != ref.vendor_task_id:
+            raise CallbackRejected(f"The callback is about task {about!r}, not {ref.vendor_task_id!r}")
+        try:
+            return self._result(answer, ref.vendor_task_id)
+        except VendorError as exc:
+            raise CallbackRejected(exc.message) from None
+
+    def _result(self, answer, task_id):
+        """A Get Generation answer (a query's, or a callback's) as a PollResult."""
         raw = str(answer.get("state", ""))
         status = STATUS.get(raw)
         if status is None:
-            log.warning("Vidu task %s has an unknown state %r; still waiting", ref.vendor_task_id, raw)
+            log.warning("Vidu task %s has an unknown state %r; still waiting", task_id, raw)
             return PollResult(status=IN_PROGRESS, vendor_status=raw)
         result = PollResult(status=status, vendor_status=raw)
         if status == COMPLETED:
@@ -210,11 +285,27 @@ class Vidu(Adaptor):
             if not creations or not isinstance(creations[0], dict) or not creations[0].get("url"):
                 raise VendorError("Vidu reports success but gives no creation URL")
             result.result_url = creations[0]["url"]
+        elif status == FAILED and answer.get("err_code") == CANCELLED_REASON:
+            result.status = CANCELLED
+            result.error_code = CANCELLED_REASON
+            result.error_message = "Vidu reports the task was cancelled"
         elif status == FAILED:
             result.error_code = str(answer.get("err_code") or "failed")
             result.error_message = f"Vidu reports the task failed: {result.error_code}"
             result.moderation = result.error_code in MODERATION_REASONS
         return result
+
+    def cancel(self, ctx, ref):
+        url = self._url(ctx, f"/ent/v2/tasks/{ref.vendor_task_id}/cancel")
+        response = http.request("POST", url, headers=self._headers(ctx), json={"id": ref.vendor_task_id})
+        try:
+            self._checked(response)
+        except VendorRejected as exc:
+            if exc.code in NOT_FOUND_REASONS:
+                raise VendorTaskMissing(exc.message, code=exc.code, http_status=exc.http_status) from None
+            if exc.code == "BadRequest" and "cancel" in exc.message.lower():  # "task state is ..., can not cancel"
+                raise CancelTooLate(exc.message, code=exc.code, http_status=exc.http_status) from None
+            raise
 
     def check(self, ctx):
         try:

@@ -307,3 +307,22 @@ def test_sdk_sees_errors_and_unknown_tasks(sdk, wan):
     assert VideoSynthesis.wait("video_missing", wait_timeout=30).output.task_status == "UNKNOWN"
     denied = VideoSynthesis.async_call(model="wanx2.1-t2v-turbo", prompt="x", api_key="sk-wrong")
     assert denied.status_code == 401 and denied.code == "InvalidApiKey"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sdk_cancel_pending_and_refused_once_running(sdk, wan, sim, tenant):
+    created = VideoSynthesis.async_call(model="wanx2.1-t2v-turbo", prompt="a cat", size="1280*720")
+    cancelled = VideoSynthesis.cancel(created)
+    assert cancelled.status_code == 200, (cancelled.code, cancelled.message)
+    assert sim.calls("POST", "/cancel")[-1].path.endswith("/cancel")
+    assert VideoSynthesis.fetch(created).output.task_status == "CANCELED"
+    assert VideoSynthesis.wait(created, wait_timeout=30).output.task_status == "CANCELED"  # wait() ends on it
+    tenant.refresh_from_db()
+    assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
+
+    sim.script = ["RUNNING"]
+    running = VideoSynthesis.async_call(model="wanx2.1-t2v-turbo", prompt="a dog", size="1280*720")
+    drive(VideoTask.objects.get(public_id=running.output.task_id), times=1)
+    refused = VideoSynthesis.cancel(running)
+    assert (refused.status_code, refused.code) == (400, "UnsupportedOperation")
+    assert VideoSynthesis.fetch(running).output.task_status == "RUNNING"

@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from channels.adaptors.samples import sample_video_bytes
+from channels.models import Channel
 from tests.helpers import USD, drive, ledger_sum
 from videos.models import VideoTask
 
@@ -182,12 +183,23 @@ def test_list_query_count_is_constant(api, sandbox, django_assert_max_num_querie
 
 def test_delete_finished_video(api, sandbox):
     video_id = create(api, model="sandbox-video", prompt="a cat").json()["id"]
-    assert api.delete(f"/v1/videos/{video_id}").status_code == 409  # still generating
     drive(VideoTask.objects.get(public_id=video_id))
     response = api.delete(f"/v1/videos/{video_id}")
     assert response.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
     assert api.get(f"/v1/videos/{video_id}").status_code == 404
     assert VideoTask.objects.filter(public_id=video_id).exists()  # history and ledger keep it
+
+
+def test_delete_active_video_cancels_then_deletes_it(api, sandbox, tenant):
+    Channel.objects.filter(pk=sandbox.pk).update(options={"delay": 3600})
+    video_id = create(api, model="sandbox-video", prompt="a cat").json()["id"]
+    response = api.delete(f"/v1/videos/{video_id}")  # it used to be 409 video_in_progress
+    assert response.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
+    assert api.get(f"/v1/videos/{video_id}").status_code == 404
+    task = VideoTask.objects.get(public_id=video_id)
+    assert task.status == "cancelled" and task.deleted_at is not None
+    tenant.refresh_from_db()
+    assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
 
 
 NOT_FOUND = {

@@ -3,10 +3,12 @@
 import openai
 import pytest
 from openai import OpenAI
+from openai.types import Video
 
 from channels.adaptors.samples import sample_video_bytes
 from channels.models import Channel
 from tests.helpers import USD, ledger_sum
+from videos.models import VideoTask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,3 +79,31 @@ def test_poll_after_header_is_sent_while_running(sdk, fast_sandbox):
     raw = sdk.videos.with_raw_response.create(model="sandbox-video", prompt="x")
     assert raw.headers["openai-poll-after-ms"] == "2000"
     assert sdk.videos.retrieve(raw.parse().id).status == "queued"  # nothing polls in this test
+
+
+def test_delete_cancels_an_active_video_and_cancel_is_a_post(sdk, sandbox, tenant):
+    Channel.objects.filter(pk=sandbox.pk).update(options={"delay": 3600})  # stays running: nothing polls
+    video = sdk.videos.create(model="sandbox-video", prompt="x", seconds="5")
+    deleted = sdk.videos.delete(video.id)  # an active video: cancelled at the vendor, then deleted
+    assert (deleted.id, deleted.deleted) == (video.id, True)
+    task = VideoTask.objects.get(public_id=video.id)
+    assert task.status == "cancelled" and task.deleted_at is not None
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.retrieve(video.id)
+    assert not hasattr(sdk.videos, "cancel")  # the SDK has no cancel method: POST the route
+    other = sdk.videos.create(model="sandbox-video", prompt="y", seconds="5")
+    cancelled = sdk.post(f"/videos/{other.id}/cancel", cast_to=Video)
+    assert (cancelled.id, cancelled.status, cancelled.error.code) == (other.id, "failed", "cancelled")
+    assert sdk.videos.retrieve(other.id).status == "failed"
+    tenant.refresh_from_db()
+    assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
+
+
+def test_cancel_where_the_vendor_cannot_is_a_conflict(sdk, sora, tenant):
+    video = sdk.videos.create(model="sora-2", prompt="a cat", seconds="4")
+    for attempt in (lambda: sdk.videos.delete(video.id), lambda: sdk.post(f"/videos/{video.id}/cancel", cast_to=Video)):
+        with pytest.raises(openai.ConflictError) as refused:
+            attempt()
+        assert refused.value.code == "cancel_not_supported"
+        assert refused.value.response.headers["x-should-retry"] == "false"  # the SDK would retry a 409
+    assert sdk.videos.retrieve(video.id).status == "queued"

@@ -9,6 +9,12 @@ Content-Length is announced, part of the body sent, the connection closed) or se
 own "not found", once or for good) and take a create, then answer it too late (``hang_next``:
 the job exists, the client has given up). Everything listens on 127.0.0.1 only and stops with
 the test.
+
+Callbacks: a vendor that calls back (Kling, Vidu, Seedance, MiniMax) POSTs its callback to the
+``callback_url`` a create named whenever a test moves the job with ``advance(task_id, state)`` (the
+vendor's own progress; queries answer that state from then on), from a background thread, as the
+vendor would. Each POST and its answer is kept in ``callbacks``; ``lose_callbacks`` drops them (the
+vendor never reaches the gateway), and subclasses add their own faults (Vidu: a forged signature).
 """
 
 import itertools
@@ -19,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 # A small, real MP4 served as the "finished video" by every simulator.
 from channels.adaptors.samples import sample_video_bytes
@@ -48,6 +56,21 @@ class Response:
 
 
 @dataclass
+class Callback:
+    """One callback the vendor POSTed, and what the gateway answered (status None: no answer)."""
+
+    url: str
+    headers: dict
+    body: bytes
+    state: str
+    status: int | None = None
+    answer: str = ""
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
 class SimTask:
     id: str
     model: str
@@ -71,6 +94,9 @@ class Simulator:
         self._forgotten = {}  # task id -> queries left answering "not found" (None: for good)
         self._ids = itertools.count(1)
         self.lock = threading.Lock()
+        self.callbacks = []  # every Callback POSTed, in order
+        self.lose_callbacks = False  # advance() calls nobody back: the vendor cannot reach the gateway
+        self.callback_retry_delay = 0.2  # seconds between two tries of a callback that was not acknowledged
         self.video_bytes = sample_video_bytes()
         self.setup_routes()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -163,7 +189,67 @@ class Simulator:
         with self.lock:
             index = min(task.polls, len(script) - 1)
             task.polls += 1
+            if "advanced" in task.extra:  # advance() moved it: the vendor's state, whatever the script says
+                return task.extra["advanced"]
         return script[index]
+
+    def current_state(self, task, states):
+        """The state the job is in now, without advancing it: the one advance() set, else the one the
+        last query reported (the script's first before any query). Cancel endpoints decide on it."""
+        script = self.script or states
+        with self.lock:
+            if "advanced" in task.extra:
+                return task.extra["advanced"]
+            return script[min(max(task.polls - 1, 0), len(script) - 1)]
+
+    # --- callbacks ---------------------------------------------------------------------
+
+    def advance(self, task_id, state):
+        """The vendor's job moves to ``state`` on its own: queries answer it from now on and, when
+        the create named a ``callback_url``, the vendor calls back (in a background thread)."""
+        task = self.tasks[str(task_id)]
+        with self.lock:
+            task.extra["advanced"] = state
+        url = self.callback_url(task)
+        if url and not self.lose_callbacks:
+            body, headers = self.callback_request(task, state)
+            args = (url, body, headers, state, self.callback_retries(state))
+            threading.Thread(target=self._post_callback, args=args, daemon=True).start()
+
+    def callback_url(self, task):
+        return task.body.get("callback_url") if isinstance(task.body, dict) else None
+
+    def callback_request(self, task, state):
+        """(body bytes, headers) of this vendor's callback about ``task`` in ``state``."""
+        raise NotImplementedError
+
+    def callback_retries(self, state):
+        """How many more times the vendor tries a callback the gateway did not acknowledge (2xx)."""
+        return 0
+
+    def _post_callback(self, url, body, headers, state, retries):
+        for attempt in range(retries + 1):
+            record = Callback(url=url, headers=dict(headers), body=body, state=state)
+            try:
+                response = httpx.post(url, content=body, headers=headers, timeout=10)
+                record.status, record.answer = response.status_code, response.text
+            except httpx.HTTPError as exc:
+                record.answer = repr(exc)
+            with self.lock:
+                self.callbacks.append(record)
+            if record.status is not None and record.status < 300:
+                return
+            if attempt < retries:
+                time.sleep(self.callback_retry_delay)
+
+    def wait_for_callbacks(self, count, timeout=10.0):
+        """The callbacks once ``count`` of them have been answered (or failed); AssertionError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while len(self.callbacks) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.callbacks)} callbacks answered, expected {count}")
+            time.sleep(0.01)
+        return list(self.callbacks)
 
     def calls(self, method=None, path_contains=""):
         return [r for r in self.requests if (method is None or r.method == method) and path_contains in r.path]

@@ -1,6 +1,10 @@
 """DashScope Wan video simulator: Bearer key, mandatory ``X-DashScope-Async: enable`` on create,
 kf2v only on the image2video path, per-model size/resolution/duration rules, failures inside
-``output`` with HTTP 200, ``UNKNOWN`` for task ids it never issued."""
+``output`` with HTTP 200, ``UNKNOWN`` for task ids it never issued.
+
+Cancel (``POST /api/v1/tasks/{id}/cancel``, as the SDK's ``VideoSynthesis.cancel`` sends it) answers
+``{request_id}`` for a PENDING task, which then reads ``CANCELED``; any other status is refused with
+400 ``UnsupportedOperation`` (only PENDING tasks can be cancelled; the exact code is unverified [L])."""
 
 import re
 import uuid
@@ -45,6 +49,7 @@ class DashScopeSimulator(Simulator):
         self.route("POST", r"/api/v1/services/aigc/(?P<task>[\w-]+)/video-synthesis", self.create)
         self.route("GET", r"/api/v1/tasks/(?P<task_id>[^/]+)", self.query)
         self.route("GET", r"/results/(?P<task_id>[^/]+)\.mp4", self.video)
+        self.route("POST", r"/api/v1/tasks/(?P<task_id>[^/]+)/cancel", self.cancel)
 
     def _authorized(self, request):
         return request.headers.get("authorization") == f"Bearer {self.api_key}"
@@ -123,6 +128,18 @@ class DashScopeSimulator(Simulator):
         elif status == "FAILED":
             output["code"], output["message"] = self.failure
         return Response(200, body)
+
+    def cancel(self, request, task_id):
+        if not self._authorized(request):
+            return error(401, "InvalidApiKey", "Invalid API-key provided.")
+        task = self.known(task_id)
+        if task is None:
+            return error(404, "InvalidParameter.TaskNotExist", f"The task {task_id} does not exist.")
+        if self.current_state(task, ["PENDING", "RUNNING", "SUCCEEDED"]) != "PENDING":
+            message = "Failed to cancel the task, please confirm if the task is in PENDING status."
+            return error(400, "UnsupportedOperation", message)
+        self.advance(task_id, "CANCELED")
+        return Response(200, {"request_id": str(uuid.uuid4())})
 
     def video(self, request, task_id):
         task = self.tasks.get(task_id)

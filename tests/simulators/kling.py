@@ -2,7 +2,9 @@
 ``iss``, then nbf and exp), validates the create bodies of text2video and image2video, and
 walks tasks through submitted -> processing -> succeed (or ``script``). The task list of a
 family (``GET /v1/videos/{family}?pageNum=&pageSize=``) answers newest first with each task's
-``task_info.external_task_id``; a task it does not know is 404 code 1203."""
+``task_info.external_task_id``; a task it does not know is 404 code 1203. A create with a
+``callback_url`` is called back on ``advance()``: Kling POSTs the task object (the CN docs' form,
+unsigned: Kling documents no signature)."""
 
 import base64
 import binascii
@@ -171,6 +173,10 @@ class KlingSimulator(Simulator):
 
     def file(self, request, task_id):
         return Response(200, self.video_bytes, {"Content-Type": "video/mp4"})
+
+    def callback_request(self, task, state):
+        task.extra["status"] = state
+        return json.dumps(self.task_data(task, state)).encode(), {"Content-Type": "application/json"}
 
     # --- bodies -------------------------------------------------------------------------
 

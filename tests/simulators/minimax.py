@@ -1,7 +1,16 @@
 """MiniMax Hailuo simulator: Bearer key, HTTP 200 with ``base_resp`` business errors, per-model
-duration/resolution/image rules, the query -> file retrieve -> download chain."""
+duration/resolution/image rules, the query -> file retrieve -> download chain.
 
+A create with a ``callback_url`` first checks it, as MiniMax does, before answering: it POSTs
+``{"challenge": X}`` and refuses the create (2013 "fail to check callback url") unless the URL
+answers 200 ``{"challenge": X}`` within 3 s (kept in ``challenges``). ``advance()`` then calls back
+with ``{task_id, status, file_id, base_resp}``."""
+
+import json
 import re
+import uuid
+
+import httpx
 
 from .base import Response, SimTask, Simulator
 
@@ -32,6 +41,7 @@ class MiniMaxSimulator(Simulator):
         self.failure = (0, "success")
         # file.bytes that files/retrieve states; None: the download's real length (tests set a wrong one).
         self.file_bytes = None
+        self.challenges = []  # (callback_url, HTTP status, answer) of each check of a callback URL
         super().__init__()
 
     def setup_routes(self):
@@ -55,6 +65,8 @@ class MiniMaxSimulator(Simulator):
             return base_resp(2013, f"invalid params, {problem}")
         if "moderate me" in (body.get("prompt") or ""):
             return base_resp(1026, "input new_sensitive")
+        if body.get("callback_url") and not self._callback_url_answers(body["callback_url"]):
+            return base_resp(2013, "invalid params, fail to check callback url")
         task_id = f"{300000000000000 + int(self.next_id())}"
         self.tasks[task_id] = SimTask(id=task_id, model=body["model"], body=body)
         return base_resp(task_id=task_id)
@@ -84,6 +96,29 @@ class MiniMaxSimulator(Simulator):
         if body.get("duration", 6) not in tiers[resolution]:
             return f"duration {body.get('duration')!r} is not supported at {resolution}"
         return None
+
+    def _callback_url_answers(self, url):
+        challenge = uuid.uuid4().hex
+        try:
+            response = httpx.post(url, json={"challenge": challenge}, timeout=3)
+        except httpx.HTTPError as exc:
+            response, status, answer = None, None, repr(exc)
+        if response is not None:
+            status = response.status_code
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = response.text
+        self.challenges.append((url, status, answer))
+        return status == 200 and answer == {"challenge": challenge}
+
+    def callback_request(self, task, state):
+        body = {"task_id": task.id, "status": state, "file_id": ""}
+        if state == "Success":
+            body["file_id"] = task.extra["file_id"] = task.id[-6:]
+        code, message = self.failure if state == "Fail" else (0, "success")
+        body["base_resp"] = {"status_code": code, "status_msg": message}
+        return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
     def query(self, request):
         denied = self._denied(request)

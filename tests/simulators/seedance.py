@@ -5,8 +5,16 @@ body with top-level duration/resolution/ratio/seed, the task object on GET, and 
 Script states: ``queued``, ``running``, ``succeeded``, ``failed``, ``cancelled``,
 ``expired``, ``failed:<ErrorCode>``, or anything else verbatim. ``produced_seconds``
 overrides the duration reported for a finished task.
+
+A create with a ``callback_url`` is called back on ``advance()`` with the same task object as the
+query (unsigned); a ``succeeded``/``failed`` callback not acknowledged is tried 3 more times.
+
+``DELETE /contents/generations/tasks/{id}`` cancels a queued task (it then reads ``cancelled``) and
+deletes the record of a finished one (queries answer 404 after that), answering ``{}``; a running
+task is refused with 400 (the exact error code is unverified [L]).
 """
 
+import json
 import re
 import time
 
@@ -42,6 +50,7 @@ class SeedanceSimulator(Simulator):
         self.route("POST", r"/api/v3/contents/generations/tasks", self.create)
         self.route("GET", r"/api/v3/contents/generations/tasks/(?P<task_id>[^/]+)", self.retrieve)
         self.route("GET", r"/files/(?P<task_id>[^/]+)\.mp4", self.video)
+        self.route("DELETE", r"/api/v3/contents/generations/tasks/(?P<task_id>[^/]+)", self.delete)
 
     def _unauthorized(self, request):
         if request.headers.get("authorization") == f"Bearer {self.api_key}":
@@ -103,6 +112,10 @@ class SeedanceSimulator(Simulator):
         if task is None:
             return error(404, "ResourceNotFound", f"The specified task {task_id} is not found.", "NotFound")
         state = self.state_for(task, ["queued", "running", "succeeded"])
+        return Response(200, self.task_object(task, state))
+
+    def task_object(self, task, state):
+        """The task as Ark shows it in ``state`` (a query's answer, and a callback's body)."""
         status, _, code = state.partition(":")
         body = task.body
         result = {
@@ -126,7 +139,30 @@ class SeedanceSimulator(Simulator):
         elif status == "failed":
             code = code or "InternalServiceError"
             result["error"] = {"code": code, "message": f"The task failed: {code}"}
-        return Response(200, result)
+        return result
+
+    def callback_request(self, task, state):
+        return json.dumps(self.task_object(task, state)).encode(), {"Content-Type": "application/json"}
+
+    def callback_retries(self, state):
+        return 3 if state.partition(":")[0] in ("succeeded", "failed") else 0
+
+    def delete(self, request, task_id):
+        refused = self._unauthorized(request)
+        if refused:
+            return refused
+        task = self.known(task_id)
+        if task is None:
+            return error(404, "ResourceNotFound", f"The specified task {task_id} is not found.", "NotFound")
+        status = self.current_state(task, ["queued", "running", "succeeded"]).partition(":")[0]
+        if status == "queued":
+            self.advance(task_id, "cancelled")
+        elif status == "running":
+            return error(400, "OperationDenied.InvalidState", "A running task cannot be cancelled or deleted.")
+        else:
+            with self.lock:
+                del self.tasks[task_id]  # a finished task's record is deleted
+        return Response(200, {})
 
     def video(self, request, task_id):
         if task_id not in self.tasks:

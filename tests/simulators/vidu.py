@@ -1,11 +1,27 @@
 """Vidu simulator: checks ``Authorization: Token <key>``, validates the four create bodies
 against each model's duration/resolution rules, answers Vidu's documented error bodies
 ``{code, reason, message, metadata}``, and walks tasks through queueing -> processing ->
-success (or ``script``), with ``creations`` empty until success."""
+success (or ``script``), with ``creations`` empty until success.
 
+A create with a ``callback_url`` is called back on ``advance()`` with the Get Generation answer,
+signed as Vidu signs (``Date``, ``x-request-nonce``, ``X-HMAC-*``; HMAC-SHA256 keyed with the API
+key that created the task, over the callback URL's path and query). ``forged_signatures`` signs
+that many next callbacks with a wrong key.
+
+Cancel (``POST /ent/v2/tasks/{id}/cancel``, body ``{"id": ...}``) answers ``{}`` while the job is
+``created`` or ``queueing``; later Vidu refuses with 400 BadRequest "task state is scheduled, can not
+cancel" (the documented example; "scheduled" is Vidu's word for a started job). A cancelled job reads
+``state: failed`` with ``err_code: UserCancelled`` (the error table's "user cancelled")."""
+
+import base64
+import hashlib
+import hmac
+import json
 import re
 import uuid
 from datetime import UTC, datetime
+from email.utils import formatdate
+from urllib.parse import urlsplit
 
 from .base import Response, SimTask, Simulator
 
@@ -36,12 +52,14 @@ class ViduSimulator(Simulator):
     def __init__(self, api_key="vda_test"):
         self.api_key = api_key
         self.failure_reason = "CreationPolicyViolation"
+        self.forged_signatures = 0
         super().__init__()
 
     def setup_routes(self):
         self.route("POST", r"/ent/v2/(?P<endpoint>text2video|img2video|start-end2video|reference2video)", self.create)
         self.route("GET", r"/ent/v2/tasks/(?P<task_id>[^/]+)/creations", self.query)
         self.route("GET", r"/files/(?P<task_id>\d+)\.mp4", self.file)
+        self.route("POST", r"/ent/v2/tasks/(?P<task_id>[^/]+)/cancel", self.cancel)
 
     def _unauthorized(self, request):
         if request.headers.get("authorization") != f"Token {self.api_key}":
@@ -123,6 +141,10 @@ class ViduSimulator(Simulator):
         if task is None:
             return error(404, "TaskNotFound", "task not found")
         state = self.state_for(task, ["queueing", "processing", "success"])
+        return Response(200, self.generation(task, state))
+
+    def generation(self, task, state):
+        """The Get Generation answer of ``task`` in ``state`` (a query's, and a callback's body)."""
         answer = {
             "id": task.id,
             "state": state,
@@ -143,8 +165,56 @@ class ViduSimulator(Simulator):
                 }
             ]
         elif state == "failed":
-            answer["err_code"] = self.failure_reason
-        return Response(200, answer)
+            answer["err_code"] = "UserCancelled" if task.extra.get("cancelled") else self.failure_reason
+        return answer
+
+    def cancel(self, request, task_id):
+        denied = self._unauthorized(request)
+        if denied:
+            return denied
+        task = self.known(task_id)
+        if task is None:
+            return error(404, "TaskNotFound", "task not found")
+        try:
+            body = request.json()
+        except ValueError:
+            return error(400, "BadRequest", "bad request")
+        if str(body.get("id", task_id)) != task_id:
+            return error(400, "FieldInvalid", "invalid field: id")
+        state = self.current_state(task, ["queueing", "processing", "success"])
+        if state not in ("created", "queueing") or task.extra.get("cancelled"):
+            shown = "scheduled" if state == "processing" else state
+            return error(400, "BadRequest", f"task state is {shown}, can not cancel")
+        task.extra["cancelled"] = True
+        self.advance(task_id, "failed")
+        return Response(200, {})
+
+    def callback_request(self, task, state):
+        body = json.dumps(self.generation(task, state)).encode()
+        key = self.api_key
+        if self.forged_signatures:
+            self.forged_signatures -= 1
+            key = "not-the-" + self.api_key
+        return body, {"Content-Type": "application/json", **self.signature(task.body["callback_url"], key)}
+
+    @staticmethod
+    def signature(url, key, date=None, nonce=None, extra=None):
+        """Vidu's callback signature headers for a POST to ``url``, signed with ``key`` (``extra``:
+        more headers to send and sign)."""
+        parts = urlsplit(url)
+        headers = {"Date": date or formatdate(usegmt=True), "x-request-nonce": nonce or uuid.uuid4().hex}
+        headers.update(extra or {})
+        signed = list(headers)
+        signing = f"POST\n{parts.path}\n{parts.query}\nvidu\n{headers['Date']}\n"
+        signing += "".join(f"{name}:{headers[name]}\n" for name in signed)
+        digest = hmac.new(key.encode(), signing.encode(), hashlib.sha256).digest()
+        return {
+            **headers,
+            "X-HMAC-SIGNED-HEADERS": ";".join(signed),
+            "X-HMAC-ALGORITHM": "hmac-sha256",
+            "X-HMAC-ACCESS-KEY": "vidu",
+            "X-HMAC-SIGNATURE": base64.b64encode(digest).decode(),
+        }
 
     def file(self, request, task_id):
         return Response(200, self.video_bytes, {"Content-Type": "video/mp4"})

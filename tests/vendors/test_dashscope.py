@@ -1,11 +1,13 @@
 import pytest
 
 from channels.adaptors.base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     QUEUED,
     CallContext,
+    CancelTooLate,
     Plan,
     TaskRef,
     VendorAuthFailed,
@@ -250,11 +252,12 @@ def test_failed_with_reason_and_moderation(sim):
     assert (result.status, result.error_code, result.moderation) == (FAILED, "DataInspectionFailed", True)
 
 
-def test_canceled_fails_and_unknown_is_a_missing_task(sim):
+def test_canceled_is_cancelled_and_unknown_is_a_missing_task(sim):
     sim.script = ["CANCELED"]
     submission, _ = submit(sim, "wan2.2-t2v-plus", prompt="p")
     result = poll(sim, submission)
-    assert (result.status, result.error_code) == (FAILED, "CANCELED")
+    assert (result.status, result.error_code) == (CANCELLED, "CANCELED")
+    assert result.error_message == "The task was cancelled at DashScope"
     gone = TaskRef(vendor_task_id="no-such-task", upstream_model="wan2.2-t2v-plus", state={})
     with pytest.raises(VendorTaskMissing, match="does not exist or expired") as missing:
         adaptor.poll(ctx(sim), gone)  # the core confirms it with a second poll before failing the task
@@ -342,3 +345,24 @@ def test_parse_credentials():
     for bad in ("", "ak|sk", "sk a"):
         with pytest.raises(ValueError):
             adaptor.parse_credentials(bad)
+
+
+def test_cancel_a_pending_task(sim):
+    submission, _ = submit(sim, "wan2.2-t2v-plus", prompt="p")
+    ref = TaskRef(vendor_task_id=submission.vendor_task_id, upstream_model="wan2.2-t2v-plus", state={})
+    assert adaptor.supports_cancel
+    adaptor.cancel(ctx(sim), ref)
+    [call] = sim.calls("POST", "/cancel")
+    assert call.path == f"/api/v1/tasks/{submission.vendor_task_id}/cancel"
+    assert call.headers["authorization"] == f"Bearer {KEY}"
+    assert poll(sim, submission).status == CANCELLED
+
+
+def test_cancel_refused_once_running(sim):
+    sim.script = ["RUNNING"]
+    submission, _ = submit(sim, "wan2.2-t2v-plus", prompt="p")
+    ref = TaskRef(vendor_task_id=submission.vendor_task_id, upstream_model="wan2.2-t2v-plus", state={})
+    with pytest.raises(CancelTooLate, match="PENDING") as refused:
+        adaptor.cancel(ctx(sim), ref)
+    assert (refused.value.code, refused.value.http_status) == ("UnsupportedOperation", 400)
+    assert poll(sim, submission).status == IN_PROGRESS

@@ -1,13 +1,16 @@
 import httpx
 import pytest
 
+from channels import http
 from channels.adaptors import registry
 from channels.adaptors.base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     QUEUED,
     CallContext,
+    CancelTooLate,
     Plan,
     TaskRef,
     VendorAuthFailed,
@@ -187,12 +190,49 @@ def test_poll_walks_states_and_reports_seconds(sim, ctx):
     assert httpx.get(result.result_url).content == sim.video_bytes
 
 
-@pytest.mark.parametrize("state", ["cancelled", "expired"])
-def test_cancelled_and_expired_fail(sim, ctx, state):
+@pytest.mark.parametrize(("state", "status"), [("cancelled", CANCELLED), ("expired", FAILED)])
+def test_cancelled_and_expired_end_the_task(sim, ctx, state, status):
     _, submission = run(ctx, CanonicalRequest(model="m", prompt="p"))
     sim.script = [state]
     result = adaptor.poll(ctx, ref_for(submission))
-    assert (result.status, result.error_code, result.moderation) == (FAILED, state, False)
+    assert (result.status, result.error_code, result.moderation) == (status, state, False)
+
+
+def test_cancel_deletes_only_a_queued_task(sim, ctx):
+    _, submission = run(ctx, CanonicalRequest(model="m", prompt="p"))
+    ref = ref_for(submission)
+    assert adaptor.supports_cancel
+    adaptor.cancel(ctx, ref)
+    [delete] = sim.calls("DELETE")
+    assert delete.path == f"/api/v3/contents/generations/tasks/{submission.vendor_task_id}"
+    assert delete.headers["authorization"] == "Bearer ark-simulator-key"
+    assert adaptor.poll(ctx, ref).status == CANCELLED
+    adaptor.cancel(ctx, ref)  # already cancelled: nothing more to do
+    assert len(sim.calls("DELETE")) == 1
+
+
+@pytest.mark.parametrize("state", ["running", "succeeded", "failed"])
+def test_cancel_too_late_never_deletes(sim, ctx, state):
+    _, submission = run(ctx, CanonicalRequest(model="m", prompt="p"))
+    sim.script = [state]
+    with pytest.raises(CancelTooLate, match=state):
+        adaptor.cancel(ctx, ref_for(submission))
+    assert sim.calls("DELETE") == [] and submission.vendor_task_id in sim.tasks  # a finished record stays
+
+
+def test_cancel_refused_when_it_started_between_the_calls(sim, ctx, monkeypatch):
+    _, submission = run(ctx, CanonicalRequest(model="m", prompt="p"))
+    real = http.request
+
+    def starts_before_the_delete(method, url, **kwargs):
+        if method == "DELETE":
+            sim.advance(submission.vendor_task_id, "running")
+        return real(method, url, **kwargs)
+
+    monkeypatch.setattr(http, "request", starts_before_the_delete)
+    with pytest.raises(CancelTooLate) as refused:
+        adaptor.cancel(ctx, ref_for(submission))
+    assert refused.value.http_status == 400 and len(sim.calls("DELETE")) == 1
 
 
 def test_failure_with_reason(sim, ctx):

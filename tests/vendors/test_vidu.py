@@ -7,15 +7,18 @@ import pytest
 
 from channels.adaptors import registry
 from channels.adaptors.base import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     QUEUED,
     CallContext,
+    CancelTooLate,
     TaskRef,
     VendorAuthFailed,
     VendorError,
     VendorRejected,
+    VendorTaskMissing,
     VendorUnavailable,
 )
 from channels.adaptors.vidu import adaptor
@@ -250,6 +253,29 @@ def test_failure_with_reason(sim, ctx, reason, moderation):
     result = adaptor.poll(ctx, TaskRef(submission.vendor_task_id, "viduq2", {}))
     assert (result.status, result.error_code, result.moderation) == (FAILED, reason, moderation)
     assert reason in result.error_message
+
+
+def test_cancel_while_queued(sim, ctx):
+    _, submission = run(ctx, CanonicalRequest(model="v", prompt="x"))
+    ref = TaskRef(submission.vendor_task_id, "viduq2", {})
+    assert adaptor.supports_cancel
+    adaptor.cancel(ctx, ref)
+    [call] = sim.calls("POST", "/cancel")
+    assert call.path == f"/ent/v2/tasks/{submission.vendor_task_id}/cancel"
+    assert call.json() == {"id": submission.vendor_task_id}
+    assert call.headers["authorization"] == "Token vda_test"
+    result = adaptor.poll(ctx, ref)  # Vidu shows it failed, UserCancelled
+    assert (result.status, result.vendor_status, result.error_code) == (CANCELLED, "failed", "UserCancelled")
+
+
+def test_cancel_refused_once_scheduled(sim, ctx):
+    _, submission = run(ctx, CanonicalRequest(model="v", prompt="x"))
+    sim.script = ["processing"]
+    with pytest.raises(CancelTooLate, match="task state is scheduled, can not cancel") as refused:
+        adaptor.cancel(ctx, TaskRef(submission.vendor_task_id, "viduq2", {}))
+    assert (refused.value.code, refused.value.http_status) == ("BadRequest", 400)
+    with pytest.raises(VendorTaskMissing):
+        adaptor.cancel(ctx, TaskRef("999", "viduq2", {}))
 
 
 def test_unknown_state_stays_in_progress(sim, ctx):

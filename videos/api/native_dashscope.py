@@ -7,6 +7,8 @@ Answers are DashScope's: ``{request_id, output{task_id, task_status, ...}, usage
 failed task inside ``output`` with HTTP 200, ``UNKNOWN`` for an id this key cannot see, and
 errors as ``{request_id, code, message}``. Duration, size and resolution are billed by the
 DashScope adaptor's plan(); other ``parameters`` pass through to the vendor untouched.
+``POST .../tasks/{task_id}/cancel`` cancels a task (``VideoSynthesis.cancel``); one that can no
+longer be cancelled is refused as DashScope refuses it (400 ``UnsupportedOperation``).
 """
 
 import json
@@ -17,7 +19,7 @@ from datetime import timedelta, timezone
 from rest_framework.parsers import JSONParser, ParseError
 from rest_framework.response import Response
 
-from .. import services, signing
+from .. import cancel, services, signing
 from ..errors import AUTHENTICATION, PERMISSION, GatewayError
 from ..models import VideoTask
 from .base import DialectView
@@ -29,6 +31,7 @@ STATUS = {
     VideoTask.Status.IN_PROGRESS: "RUNNING",
     VideoTask.Status.COMPLETED: "SUCCEEDED",
     VideoTask.Status.FAILED: "FAILED",
+    VideoTask.Status.CANCELLED: "CANCELED",
 }
 # input keys: canonical ones, and the ones the adaptor places back into ``input``.
 IMAGE_INPUTS = ("img_url", "first_frame_url", "last_frame_url")
@@ -45,6 +48,9 @@ CODES = {
     "no_channel_available": "ServiceUnavailable",
     "vendor_unavailable": "ServiceUnavailable",
     "service_unavailable": "ServiceUnavailable",
+    # DashScope cancels PENDING tasks only and refuses the others with 400 UnsupportedOperation.
+    "cancel_too_late": "UnsupportedOperation",
+    "cancel_not_supported": "UnsupportedOperation",
 }
 TASK_CODES = {"content_moderation": "DataInspectionFailed", "deadline_exceeded": "RequestTimeOut"}
 COMMENT_RE = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*')
@@ -117,7 +123,9 @@ class DashScopeView(DialectView):
     own_route_only = True
 
     def error_status(self, error, body):
-        return 400 if error.status == 402 else error.status  # DashScope answers Arrearage with 400
+        if error.status == 402 or CODES.get(error.code) == "UnsupportedOperation":
+            return 400  # DashScope answers Arrearage, and a cancel it cannot do, with 400
+        return error.status
 
 
 class Synthesis(DashScopeView):
@@ -190,3 +198,11 @@ class Task(DashScopeView):
         if task.status == VideoTask.Status.COMPLETED:
             body["usage"] = task_usage(task)
         return Response(body)
+
+
+class Cancel(DashScopeView):
+    """``POST .../tasks/{task_id}/cancel``: ``{request_id}`` once cancelled (it then reads CANCELED)."""
+
+    def post(self, request, task_id):
+        cancel.cancel_task(self.get_task(task_id))
+        return Response({"request_id": str(uuid.uuid4())})

@@ -25,7 +25,9 @@ SUBMIT = "CVSync2AsyncSubmitTask"
 GET_RESULT = "CVSync2AsyncGetResult"
 SUCCESS = 10000
 STATUS = {VideoTask.Status.QUEUED: "in_queue", VideoTask.Status.IN_PROGRESS: "generating"}
-EXPIRED_CODES = ("deadline_exceeded", "submit_interrupted", "vendor_task_lost")  # resubmit, as Jimeng's "expired" says
+# Ended without a result the client could fix: "expired" (resubmit), as Jimeng says. A cancelled task
+# (only a submit interrupted before Jimeng had it can be cancelled) reads the same, never a 500.
+EXPIRED_CODES = ("deadline_exceeded", "submit_interrupted", "vendor_task_lost", "cancelled")
 CANONICAL = ("req_key", "prompt", "image_urls", "binary_data_base64", "frames", "seed", "aspect_ratio")
 # Our codes -> Jimeng business codes (Jimeng's documented table; 50205 and 50400 from its common table;
 # 50403, "balance insufficient", is the gateway's own: Jimeng documents no arrears code).

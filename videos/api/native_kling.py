@@ -33,6 +33,7 @@ STATUS = {
     VideoTask.Status.IN_PROGRESS: "processing",
     VideoTask.Status.COMPLETED: "succeed",
     VideoTask.Status.FAILED: "failed",
+    VideoTask.Status.CANCELLED: "failed",  # Kling has no cancelled state; task_status_msg says so
 }
 # Kling's documented error table: code -> HTTP status.
 HTTP_STATUS = {
@@ -88,7 +89,7 @@ def task_data(request, task):
     data = {
         "task_id": task.public_id,
         "task_status": STATUS[task.status],
-        "task_status_msg": task.error_message if task.status == VideoTask.Status.FAILED else "",
+        "task_status_msg": task.error_message if STATUS[task.status] == "failed" else "",
         "task_info": {"external_task_id": extra.get("external_task_id") or ""},
         "created_at": _ms(task.created_at),
         "updated_at": _ms(task.finished_at or task.started_at or task.submitted_at or task.created_at),

@@ -5,6 +5,8 @@ The endpoint fixes how ``images`` are read: none, the first frame, first and las
 reference images; the Vidu adaptor then picks the same endpoint upstream. ``model``,
 ``duration`` and ``resolution`` are billed; ``style``, ``movement_amplitude``, ``bgm``,
 ``payload`` and other fields pass through. Errors are Vidu's ``{code, reason, message, metadata}``.
+``POST /vidu/ent/v2/tasks/{id}/cancel`` cancels a task (``{}``); one that can no longer be cancelled is
+refused as Vidu refuses it (400 BadRequest), and reads ``failed`` / ``UserCancelled`` once cancelled.
 """
 
 import uuid
@@ -13,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.auth import BearerOrTokenAuthentication
 
-from .. import services, signing
+from .. import cancel, services, signing
 from ..errors import AUTHENTICATION, PERMISSION, GatewayError
 from ..models import VideoTask
 from .base import DialectView
@@ -30,6 +32,7 @@ STATE = {
     VideoTask.Status.IN_PROGRESS: "processing",
     VideoTask.Status.COMPLETED: "success",
     VideoTask.Status.FAILED: "failed",
+    VideoTask.Status.CANCELLED: "failed",  # with err_code UserCancelled, as Vidu shows a cancelled task
 }
 REASONS = {
     "missing_api_key": "Unauthorized",
@@ -43,8 +46,15 @@ REASONS = {
     "unwanted_images": "FieldUnwanted",
     "image_count": "FieldItemCountOutOfRange",
     "idempotency_request_in_progress": "OperationInProcess",  # Vidu's "operation in process, please retry later"
+    # Vidu refuses a cancel it cannot do with 400 BadRequest ("task state is scheduled, can not cancel").
+    "cancel_too_late": "BadRequest",
+    "cancel_not_supported": "BadRequest",
 }
-FAILURE_REASONS = {"content_moderation": "CreationPolicyViolation", "vendor_failed": "InternalServiceFailure"}
+FAILURE_REASONS = {
+    "content_moderation": "CreationPolicyViolation",
+    "vendor_failed": "InternalServiceFailure",
+    "cancelled": "UserCancelled",
+}
 
 
 def vidu_reason(error):
@@ -66,7 +76,7 @@ class ViduView(DialectView):
     authentication_classes = [BearerOrTokenAuthentication]
 
     def error_body(self, error):
-        status = 400 if error.status == 402 else error.status
+        status = 400 if error.status == 402 or REASONS.get(error.code) == "BadRequest" else error.status
         metadata = {"trace_id": uuid.uuid4().hex}
         return {"code": status, "reason": vidu_reason(error), "message": error.message, "metadata": metadata}
 
@@ -149,7 +159,7 @@ class Creations(ViduView):
             url = signing.signed_content_url(request, task)
             creations = [{"id": task.public_id, "url": url, "cover_url": "", "watermarked_url": url}]
         err_code = ""
-        if task.status == VideoTask.Status.FAILED:
+        if STATE[task.status] == "failed":
             err_code = FAILURE_REASONS.get(task.error_code, "InternalServiceFailure")
         extra = task.params.get("extra") or {}
         return Response(
@@ -163,3 +173,14 @@ class Creations(ViduView):
                 "creations": creations,
             }
         )
+
+
+class Cancel(ViduView):
+    """``POST /vidu/ent/v2/tasks/{id}/cancel`` with ``{"id": ...}``: ``{}`` once cancelled."""
+
+    def post(self, request, task_id):
+        data = self.body()
+        if "id" in data and str(data["id"]) != task_id:
+            raise GatewayError(400, "invalid_id", "invalid field: id", param="id")
+        cancel.cancel_task(self.get_task(task_id))
+        return Response({})

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from channels.canonical import ImageInput
 
-from .. import content, services, signing
+from .. import cancel, content, services, signing
 from ..errors import INVALID, GatewayError, not_found
 from ..models import VideoTask
 from .base import DialectView
@@ -20,13 +20,16 @@ def _timestamp(value):
 
 def video_object(task):
     error = None
-    if task.status == VideoTask.Status.FAILED:
+    status = task.status
+    if status == VideoTask.Status.CANCELLED:  # OpenAI's Video has no "cancelled": failed, code "cancelled"
+        status = VideoTask.Status.FAILED
+    if status == VideoTask.Status.FAILED:
         error = {"code": task.error_code or "failed", "message": task.error_message}
     return {
         "id": task.public_id,
         "object": "video",
         "model": task.model,
-        "status": task.status,
+        "status": status,
         "progress": task.progress,
         "created_at": _timestamp(task.created_at),
         "completed_at": _timestamp(task.finished_at) if task.status == VideoTask.Status.COMPLETED else None,
@@ -128,9 +131,19 @@ class VideoDetail(OpenAIView):
         return self.video_response(self.get_task(video_id))
 
     def delete(self, request, video_id):
+        """A finished video is deleted; an active one is cancelled first (409 if it cannot be), then deleted."""
         task = self.get_task(video_id)
+        if task.is_active:
+            task = cancel.cancel_task(task)
         services.delete_task(task)
         return Response({"id": task.public_id, "object": "video.deleted", "deleted": True})
+
+
+class VideoCancel(OpenAIView):
+    """``POST /v1/videos/{id}/cancel``: the video, now failed with error code ``cancelled``."""
+
+    def post(self, request, video_id):
+        return self.video_response(cancel.cancel_task(self.get_task(video_id)))
 
 
 class VideoContent(OpenAIView):

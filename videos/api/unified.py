@@ -8,6 +8,11 @@ from .base import DialectView
 from .parsing import as_int, as_metadata, as_text, build_request
 
 
+def wire_status(task):
+    """new-api's format has no cancelled state: a cancelled task reads failed (error code "cancelled")."""
+    return VideoTask.Status.FAILED if task.status == VideoTask.Status.CANCELLED else task.status
+
+
 class UnifiedView(DialectView):
     route = VideoTask.Route.UNIFIED
 
@@ -46,7 +51,7 @@ class Generations(UnifiedView):
                 "model": task.model,
                 "created_at": int(task.created_at.timestamp()),
                 "task_id": task.public_id,
-                "status": task.status,
+                "status": wire_status(task),
             },
             status=201,
         )
@@ -58,12 +63,13 @@ class Generation(UnifiedView):
         params = task.params
         width, height = (int(part) for part in task.size.split("x")) if task.size else (None, None)
         error = None
-        if task.status == VideoTask.Status.FAILED:
+        status = wire_status(task)
+        if status == VideoTask.Status.FAILED:
             error = {"code": task.error_code, "message": task.error_message}
         return Response(
             {
                 "task_id": task.public_id,
-                "status": task.status,
+                "status": status,
                 "progress": task.progress,
                 "format": "mp4",
                 "url": signing.signed_content_url(request, task) if task.status == VideoTask.Status.COMPLETED else None,

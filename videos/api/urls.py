@@ -1,17 +1,20 @@
-"""The client APIs: OpenAI /v1/videos, the unified /v1/video/generations, /v1/models and the vendor-native routes."""
+"""The client APIs: OpenAI /v1/videos, the unified /v1/video/generations, /v1/models, the vendor-native routes;
+and /callbacks/, where vendors call back."""
 
 from django.urls import path
 
-from . import catalog, native_dashscope, native_jimeng, native_kling, native_vidu, openai, unified
+from . import callbacks, catalog, native_dashscope, native_jimeng, native_kling, native_vidu, openai, unified
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
     path("v1/videos/<str:video_id>", openai.VideoDetail.as_view()),
     path("v1/videos/<str:video_id>/content", openai.VideoContent.as_view(), name="video-content"),
     path("v1/videos/<str:video_id>/remix", openai.VideoRemix.as_view()),
+    path("v1/videos/<str:video_id>/cancel", openai.VideoCancel.as_view()),
     path("v1/video/generations", unified.Generations.as_view()),
     path("v1/video/generations/<str:task_id>", unified.Generation.as_view()),
     path("v1/models", catalog.ModelList.as_view()),
+    path("callbacks/<str:task_id>/<str:token>", callbacks.vendor_callback, name="vendor-callback"),
     path("kling/v1/videos/text2video", native_kling.Videos.as_view(action="text2video")),
     path("kling/v1/videos/image2video", native_kling.Videos.as_view(action="image2video")),
     path("kling/v1/videos/text2video/<str:task_id>", native_kling.Video.as_view(action="text2video")),
@@ -20,6 +23,7 @@ urlpatterns = [
     path("api/v1/services/aigc/video-generation/video-synthesis", native_dashscope.Synthesis.as_view()),
     path("api/v1/services/aigc/image2video/video-synthesis", native_dashscope.Synthesis.as_view()),
     path("api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
+    path("api/v1/tasks/<str:task_id>/cancel", native_dashscope.Cancel.as_view()),
     path(
         "alibailian/api/v1/services/aigc/video-generation/video-synthesis",
         native_dashscope.Synthesis.as_view(require_async=False),
@@ -29,6 +33,7 @@ urlpatterns = [
         native_dashscope.Synthesis.as_view(require_async=False),
     ),
     path("alibailian/api/v1/tasks/<str:task_id>", native_dashscope.Task.as_view()),
+    path("alibailian/api/v1/tasks/<str:task_id>/cancel", native_dashscope.Cancel.as_view()),
     path("jimeng/", native_jimeng.Jimeng.as_view()),
     path("jimeng", native_jimeng.Jimeng.as_view()),
     path("vidu/ent/v2/text2video", native_vidu.Create.as_view(endpoint="text2video")),
@@ -36,4 +41,5 @@ urlpatterns = [
     path("vidu/ent/v2/start-end2video", native_vidu.Create.as_view(endpoint="start-end2video")),
     path("vidu/ent/v2/reference2video", native_vidu.Create.as_view(endpoint="reference2video")),
     path("vidu/ent/v2/tasks/<str:task_id>/creations", native_vidu.Creations.as_view()),
+    path("vidu/ent/v2/tasks/<str:task_id>/cancel", native_vidu.Cancel.as_view()),
 ]

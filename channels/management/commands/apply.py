@@ -7,7 +7,7 @@ from channels.apply import ApplyError, apply_config
 
 
 class Command(BaseCommand):
-    help = "Create or update tenants, users, channels and prices from a JSON file (idempotent)."
+    help = "Create or update tenants, users, channels, prices and webhooks from a JSON file (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="Path to the JSON file")

@@ -1,4 +1,4 @@
-"""Vendor credentials at rest: Fernet (AES-128-CBC + HMAC) from ``cryptography``.
+"""Secrets at rest (vendor credentials, webhook signing secrets): Fernet (AES-128-CBC + HMAC) from ``cryptography``.
 
 Keys come from ``GATEWAY_ENCRYPTION_KEYS`` (comma-separated Fernet keys, the first one
 encrypts, all decrypt, so keys can be rotated), else one derived from SECRET_KEY.
