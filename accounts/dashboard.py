@@ -5,7 +5,6 @@ current tenant (chosen with the switcher, else their first); staff pages answer 
 everyone else, so their existence is not advertised.
 """
 
-from datetime import timedelta
 from functools import wraps
 
 from django import forms
@@ -13,13 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.utils import timezone
 
+from . import throttle
 from .auth import client_ip
-from .models import AuditEntry, FailedLogin, Membership
+from .models import AuditEntry, Membership
 
-THROTTLE_WINDOW = timedelta(minutes=15)
-THROTTLE_LIMIT = 5
 SESSION_TENANT = "tenant_id"
 PAGE_SIZE = 50
 
@@ -92,21 +89,22 @@ def paginate(request, queryset, per_page=PAGE_SIZE):
 
 
 class ThrottledLoginForm(AuthenticationForm):
-    """Django's login form, refusing after THROTTLE_LIMIT failures per name or address."""
+    """Django's login form, refusing a name from an address after too many failures (see
+    accounts/throttle.py: the guesser's address is locked, not the account)."""
 
     def clean(self):
-        username = (self.data.get("username") or "")[:150]
+        username = throttle.normalise_username(self.data.get("username"))
         ip = (client_ip(self.request) or None) if self.request else None
-        since = timezone.now() - THROTTLE_WINDOW
-        recent = FailedLogin.objects.filter(at__gte=since)
-        if recent.filter(username=username).count() >= THROTTLE_LIMIT or (
-            ip and recent.filter(ip=ip).count() >= THROTTLE_LIMIT * 4
-        ):
-            raise forms.ValidationError(
-                "Too many failed sign-in attempts. Wait 15 minutes and try again.", code="throttled"
-            )
+        if throttle.is_throttled(username, ip):
+            raise forms.ValidationError(throttle.MESSAGE, code="throttled")
         try:
-            return super().clean()
+            cleaned = super().clean()
         except forms.ValidationError:
-            FailedLogin.objects.create(username=username, ip=ip)
+            throttle.record_failure(username, ip)
             raise
+        throttle.clear_pair(username, ip)
+        return cleaned
+
+    @property
+    def throttled(self):
+        return any(error.code == "throttled" for error in self.errors.as_data().get("__all__", []))

@@ -2,6 +2,7 @@ import ipaddress
 import secrets
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +21,16 @@ class Tenant(models.Model):
     display_name = models.CharField(max_length=200, blank=True)
     balance = models.BigIntegerField(default=0, help_text="In units; 1,000,000 units = 1 USD.")
     is_active = models.BooleanField(default=True)
+    # Rate limits over all the tenant's keys (videos/limits.py); blank: unlimited.
+    rpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Creates per minute; blank: unlimited."
+    )
+    max_in_flight = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Tasks queued or in progress at once; blank: unlimited.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -81,6 +92,16 @@ class ApiKey(models.Model):
     spent = models.BigIntegerField(default=0, help_text="Held plus charged through this key, in units.")
     allowed_models = models.JSONField(default=list, blank=True, help_text="Empty: every model.")
     allowed_ips = models.JSONField(default=list, blank=True, help_text="IPs or CIDRs; empty: anywhere.")
+    # Rate limits of this key alone (videos/limits.py); blank: unlimited.
+    rpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Creates per minute; blank: unlimited."
+    )
+    max_in_flight = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Tasks queued or in progress at once; blank: unlimited.",
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -189,6 +210,23 @@ class FailedLogin(models.Model):
 
     def __str__(self):
         return f"{self.username} from {self.ip} at {self.at}"
+
+
+class RateCounter(models.Model):
+    """Requests counted in one fixed one-minute window for one scope (``key:<id>`` or ``tenant:<id>``).
+
+    Shared by every process through the database; incremented only by a conditional update
+    (``count < limit``), so two workers can never both take the last slot (accounts/ratelimit.py)."""
+
+    scope = models.CharField(max_length=40)
+    window = models.BigIntegerField(help_text="Minutes since the Unix epoch.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "window"], name="one_rate_counter_per_window")]
+
+    def __str__(self):
+        return f"{self.scope} @ {self.window}: {self.count}"
 
 
 class AuditEntry(models.Model):

@@ -51,7 +51,16 @@ def hash_secret(secret):
 
 
 def issue_key(
-    tenant, *, name="default", allowed_models=(), allowed_ips=(), spend_limit=None, expires_at=None, created_by=None
+    tenant,
+    *,
+    name="default",
+    allowed_models=(),
+    allowed_ips=(),
+    spend_limit=None,
+    expires_at=None,
+    created_by=None,
+    rpm_limit=None,
+    max_in_flight=None,
 ):
     """Create a key and return ``(api_key, plaintext)``; the plaintext is not stored."""
     lookup = random_token(ApiKey.LOOKUP_LENGTH)
@@ -67,6 +76,8 @@ def issue_key(
         spend_limit=spend_limit,
         expires_at=expires_at,
         created_by=created_by,
+        rpm_limit=rpm_limit,
+        max_in_flight=max_in_flight,
     )
     return api_key, f"{KEY_PREFIX}{lookup}{secret}"
 

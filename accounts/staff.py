@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import services, views
+from . import services, throttle, views
 from .dashboard import paginate, record, staff_view
 from .forms import UsdField
 from .models import ApiKey, AuditEntry, Membership, Tenant, WebhookEndpoint
@@ -45,6 +45,21 @@ class MoneyForm(forms.Form):
         if amount <= 0:
             raise forms.ValidationError("Enter an amount above zero.")
         return amount
+
+
+class LimitsForm(forms.ModelForm):
+    """A tenant's rate limits over all its keys (videos/limits.py); blank: unlimited."""
+
+    class Meta:
+        model = Tenant
+        fields = ["rpm_limit", "max_in_flight"]
+        labels = {"rpm_limit": "Creates per minute", "max_in_flight": "Videos in progress at once"}
+
+
+class KeyLimitsForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["rpm_limit", "max_in_flight"]
 
 
 class MemberForm(forms.Form):
@@ -114,11 +129,12 @@ def tenant_new(request):
     return render(request, "accounts/staff/tenant_form.html", {"form": form, "nav": "tenants"})
 
 
-def _detail(request, tenant, *, money_form=None, member_form=None):
+def _detail(request, tenant, *, money_form=None, member_form=None, limits_form=None):
     tenant.refresh_from_db(fields=["balance"])
     context = {
         "tenant": tenant,
         "money_form": money_form or MoneyForm(),
+        "limits_form": limits_form or LimitsForm(instance=tenant),
         "member_form": member_form or MemberForm(tenant=tenant),
         "memberships": tenant.memberships.select_related("user").order_by("user__username"),
         "roles": Membership.Role.choices,
@@ -163,6 +179,33 @@ def tenant_money(request, name):
             )
             return redirect("staff-tenant", name=tenant.name)
     return _detail(request, tenant, money_form=form)
+
+
+@staff_view
+@require_POST
+def tenant_limits(request, name):
+    tenant = get_object_or_404(Tenant, name=name)
+    form = LimitsForm(request.POST, instance=tenant)
+    if not form.is_valid():
+        return _detail(request, tenant, limits_form=form)
+    form.save()
+    record(request, "tenant.rate_limits", tenant.name, **form.cleaned_data)
+    messages.success(request, f"Rate limits of {tenant.name} saved.")
+    return redirect("staff-tenant", name=tenant.name)
+
+
+@staff_view
+@require_POST
+def key_limits(request, name, pk):
+    api_key = get_object_or_404(ApiKey, tenant__name=name, pk=pk)
+    form = KeyLimitsForm(request.POST, instance=api_key)
+    if form.is_valid():
+        form.save()
+        record(request, "key.rate_limits", name, key=api_key.masked, **form.cleaned_data)
+        messages.success(request, f"Rate limits of key {api_key.masked} saved.")
+    else:
+        messages.error(request, "Rate limits must be whole numbers of at least 1, or blank for unlimited.")
+    return redirect("staff-tenant", name=name)
 
 
 @staff_view
@@ -261,6 +304,22 @@ def audit_log(request):
         entries = entries.filter(Q(target__icontains=query) | Q(action__icontains=query))
     page = paginate(request, entries)
     return render(request, "accounts/staff/audit_log.html", {"page": page, "query": query, "nav": "audit"})
+
+
+@staff_view
+@never_cache
+def lockouts(request):
+    """Sign-in locks in force (accounts/throttle.py), each with a button that clears it."""
+    if request.method == "POST":
+        username = request.POST.get("username")  # absent: an address lock
+        ip = request.POST.get("ip") or None
+        forgotten = throttle.unlock(username, ip)
+        target = f"{username} from {ip or 'an unknown address'}" if username is not None else f"address {ip}"
+        record(request, "login.unlocked", target, username=username, ip=ip, failures=forgotten)
+        messages.success(request, f"Sign-in lock cleared for {target}.")
+        return redirect("staff-lockouts")
+    context = {"locks": throttle.locks(), "window": int(throttle.WINDOW.total_seconds() // 60), "nav": "lockouts"}
+    return render(request, "accounts/staff/lockouts.html", context)
 
 
 @staff_view

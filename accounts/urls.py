@@ -28,6 +28,8 @@ urlpatterns = [
     path("staff/tenants/new", staff.tenant_new, name="staff-tenant-new"),
     path("staff/tenants/<slug:name>/", staff.tenant_detail, name="staff-tenant"),
     path("staff/tenants/<slug:name>/money", staff.tenant_money, name="staff-tenant-money"),
+    path("staff/tenants/<slug:name>/limits", staff.tenant_limits, name="staff-tenant-limits"),
+    path("staff/tenants/<slug:name>/keys/<int:pk>/limits", staff.key_limits, name="staff-key-limits"),
     path("staff/tenants/<slug:name>/members", staff.member_add, name="staff-member-add"),
     path("staff/tenants/<slug:name>/members/<int:pk>/role", staff.member_role, name="staff-member-role"),
     path("staff/tenants/<slug:name>/members/<int:pk>/remove", staff.member_remove, name="staff-member-remove"),
@@ -41,4 +43,5 @@ urlpatterns = [
         "staff/tenants/<slug:name>/webhooks/<str:public_id>/delete", staff.webhook_delete, name="staff-webhook-delete"
     ),
     path("staff/audit/", staff.audit_log, name="staff-audit"),
+    path("staff/lockouts/", staff.lockouts, name="staff-lockouts"),
 ]

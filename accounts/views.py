@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -20,6 +21,12 @@ from .models import ApiKey, WebhookEndpoint
 class LoginView(auth_views.LoginView):
     form_class = ThrottledLoginForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429  # Too Many Requests; the page says why and for how long
+        return response
 
 
 @login_required
@@ -38,7 +45,13 @@ def switch_tenant(request):
     if membership is None:
         raise Http404
     request.session[SESSION_TENANT] = membership.tenant_id
-    return redirect(request.POST.get("next") or "home")
+    target = request.POST.get("next", "")
+    # Only a path on this site: never an absolute or scheme-relative URL (an open redirect).
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts=None, require_https=request.is_secure()
+    ):
+        target = "home"
+    return redirect(target)
 
 
 # --- API keys ------------------------------------------------------------------------------

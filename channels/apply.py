@@ -65,13 +65,41 @@ def _apply_tenant(item):
     if "display_name" in item and tenant.display_name != item["display_name"]:
         tenant.display_name = item["display_name"]
         tenant.save(update_fields=["display_name"])
+    limits = _apply_rate_limits(tenant, item, f"tenant {name}")
     if created:
         if balance:
             money.topup(tenant, balance, note="opening balance (apply)")
-        return f"tenant {name}: created with balance {balance}"
+        return f"tenant {name}: created with balance {balance}{limits}"
     tenant.refresh_from_db()
     note = "" if balance == tenant.balance else f" (balance stays {tenant.balance}; use topup to change it)"
-    return f"tenant {name}: unchanged{note}"
+    return f"tenant {name}: {'rate limits set' + limits if limits else 'unchanged'}{note}"
+
+
+RATE_LIMITS = {"rpm": "rpm_limit", "max_in_flight": "max_in_flight"}
+
+
+def _apply_rate_limits(tenant, item, where):
+    """``rate_limits``: {"rpm": N, "max_in_flight": N}; a limit missing or null is unlimited, the whole
+    object omitted keeps the stored limits. Returns a note for the report when they changed."""
+    if "rate_limits" not in item:
+        return ""
+    wanted = item["rate_limits"] or {}
+    if not isinstance(wanted, dict) or set(wanted) - set(RATE_LIMITS):
+        raise ApplyError(f"{where}: 'rate_limits' must be an object with 'rpm' and/or 'max_in_flight'")
+    changed = {}
+    for key, field in RATE_LIMITS.items():
+        value = wanted.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ApplyError(f"{where}: 'rate_limits.{key}' must be a whole number of at least 1 or null")
+        if getattr(tenant, field) != value:
+            setattr(tenant, field, value)
+            changed[field] = value
+    if not changed:
+        return ""
+    tenant.save(update_fields=list(changed))
+    AuditEntry.objects.create(action="tenant.rate_limits_applied", target=tenant.name, detail=changed)
+    shown = ", ".join(f"{key} {getattr(tenant, field) or 'unlimited'}" for key, field in RATE_LIMITS.items())
+    return f" (rate limits: {shown})"
 
 
 def _apply_user(item):

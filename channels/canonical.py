@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 TEXT = "text"
 IMAGE = "image"
 FIRST_LAST = "first_last"
@@ -29,11 +31,22 @@ DATA_URI_RE = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w=.+-]+)*;base6
 class RequestInvalid(ValueError):
     """A client mistake found by parsing or validation, before any money moves."""
 
-    def __init__(self, message, param=None, code="invalid_request"):
+    def __init__(self, message, param=None, code="invalid_request", status=400):
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code
+        self.status = status  # 413 for a value over a size limit
+
+
+def image_too_large(param):
+    limit = settings.GATEWAY_MAX_IMAGE_BYTES
+    return RequestInvalid(
+        f"'{param}' is larger than the gateway's image limit of {limit} bytes ({limit / 1024**2:g} MiB)",
+        param,
+        "image_too_large",
+        status=413,
+    )
 
 
 def sniff_image(data):
@@ -72,6 +85,8 @@ class ImageInput:
             return cls(url=value)
         match = DATA_URI_RE.match(value)
         raw = match.group("data") if match else value
+        if len(raw) // 4 * 3 > settings.GATEWAY_MAX_IMAGE_BYTES:  # refused before decoding
+            raise image_too_large(param)
         try:
             data = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
@@ -83,7 +98,11 @@ class ImageInput:
 
     @classmethod
     def from_upload(cls, upload, param="input_reference"):
-        data = upload.read()
+        if upload.size is not None and upload.size > settings.GATEWAY_MAX_IMAGE_BYTES:
+            raise image_too_large(param)
+        data = upload.read(settings.GATEWAY_MAX_IMAGE_BYTES + 1)
+        if len(data) > settings.GATEWAY_MAX_IMAGE_BYTES:
+            raise image_too_large(param)
         mime = sniff_image(data)
         if not data or mime is None:
             raise RequestInvalid(f"'{param}' must be a PNG, JPEG, WebP, GIF or BMP image file", param)

@@ -7,10 +7,12 @@ by every thread (building a client costs a TLS context each time).
 """
 
 import threading
+import time
 
 import httpx
 from django.conf import settings
 
+from . import metrics
 from .adaptors.base import VendorTimeout, VendorUnavailable
 
 _client = None
@@ -39,26 +41,39 @@ def client():
 def request(method, url, *, read_timeout=None, **kwargs):
     """Send one request and return the response (any status). Raises VendorUnavailable
     when the request provably did not reach the vendor and VendorTimeout when it may have."""
+    begun = time.monotonic()
     try:
-        return client().request(method, url, timeout=timeout(read_timeout), **kwargs)
+        response = client().request(method, url, timeout=timeout(read_timeout), **kwargs)
     except _NOT_SENT as exc:
+        metrics.observe("unreachable", time.monotonic() - begun)
         raise VendorUnavailable(f"Could not connect to {_host(url)}: {type(exc).__name__}") from None
     except httpx.TimeoutException as exc:
+        metrics.observe("timeout", time.monotonic() - begun)
         raise VendorTimeout(f"{_host(url)} did not answer in time ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
+        metrics.observe("error", time.monotonic() - begun)
         raise VendorTimeout(f"Connection to {_host(url)} failed mid-request: {type(exc).__name__}") from None
+    metrics.observe(response.status_code, time.monotonic() - begun)
+    return response
 
 
 def open_stream(method, url, *, headers=None, read_timeout=None, follow_redirects=True):
-    """Start a streamed request; the caller must close the returned response."""
+    """Start a streamed request; the caller must close the returned response (metrics: kind
+    ``download``)."""
     http = client()
+    begun = time.monotonic()
+    labels = {"kind": "download"}
     try:
         built = http.build_request(method, url, headers=headers, timeout=timeout(read_timeout))
-        return http.send(built, stream=True, follow_redirects=follow_redirects)
+        response = http.send(built, stream=True, follow_redirects=follow_redirects)
     except _NOT_SENT as exc:
+        metrics.observe("unreachable", time.monotonic() - begun, **labels)
         raise VendorUnavailable(f"Could not connect to {_host(url)}: {type(exc).__name__}") from None
     except httpx.HTTPError as exc:
+        metrics.observe("error", time.monotonic() - begun, **labels)
         raise VendorTimeout(f"{_host(url)} failed: {type(exc).__name__}") from None
+    metrics.observe(response.status_code, time.monotonic() - begun, **labels)
+    return response
 
 
 def _host(url):

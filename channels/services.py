@@ -34,8 +34,10 @@ def candidates(model, rng=random):
     return ordered
 
 
-def is_known_model(model):
-    return any(channel.serves(model) for channel in Channel.objects.all())
+def is_known_model(model, vendor=None):
+    """Some channel (of ``vendor``, when given) serves ``model``, enabled or not."""
+    channels = Channel.objects.all() if vendor is None else Channel.objects.filter(vendor=vendor)
+    return any(channel.serves(model) for channel in channels)
 
 
 def served_models(*, usable=True):
@@ -47,6 +49,22 @@ def served_models(*, usable=True):
         for model in channel.served_models:
             owners.setdefault(model, channel.vendor)
     return dict(sorted(owners.items()))
+
+
+def servable_models():
+    """What ``GET /v1/models`` lists: each model a client can be served -> (the highest priority
+    usable channel serving it, its Price or None), sorted by name. A model without a price is
+    left out, unless GATEWAY_ALLOW_UNPRICED serves it for free (quote() would refuse it)."""
+    channels = {}
+    for channel in Channel.objects.usable().order_by("-priority", "name"):
+        for model in channel.served_models:
+            channels.setdefault(model, channel)
+    prices = {price.model: price for price in Price.objects.filter(model__in=list(channels))}
+    return {
+        model: (channel, prices.get(model))
+        for model, channel in sorted(channels.items())
+        if model in prices or settings.GATEWAY_ALLOW_UNPRICED
+    }
 
 
 def model_names():

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI, vendored: /docs works offline
     "django_q",
     "accounts",
     "channels",
@@ -87,7 +89,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.ObservabilityMiddleware",  # X-Request-Id, request metrics: first, sees every response
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # sends CONTENT_SECURITY_POLICY when it is set (production)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -169,6 +173,26 @@ LOGOUT_REDIRECT_URL = "login"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    # HSTS: browsers keep to https for this long once they have seen it (0 turns it off).
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Content-Security-Policy (django-csp): same-origin scripts, styles, images and media only; no
+# inline script or style (the templates and static/js/app.js have none). Sent in production.
+CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # /docs (drf-spectacular's Swagger UI): its one inline <style> element, by hash, and the
+        # data: icons its CSS uses. tests/browser/test_csp.py fails if an upgrade changes them.
+        "style-src": ["'self'", "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+CONTENT_SECURITY_POLICY = CSP_POLICY if PRODUCTION else None
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 REST_FRAMEWORK = {
@@ -181,8 +205,23 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+# The client API's OpenAPI document (/openapi.json) and its docs page (/docs): videos/api/schema.py.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Video Gateway client API",
+    "DESCRIPTION": "OpenAI /v1/videos, the unified /v1/video/generations, /v1/models and the vendor-native routes.",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["videos.api.schema.exclude_catch_alls"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "videos.api.schema.add_components"],
+}
+# DATA_UPLOAD_MAX_MEMORY_SIZE is GATEWAY_MAX_BODY_BYTES, set below.
 
 # django-q2: the ORM broker needs nothing else running; GATEWAY_QUEUE=redis uses REDIS_URL.
 Q_CLUSTER = {
@@ -227,6 +266,11 @@ GATEWAY_STORE_RESULTS = env_bool("GATEWAY_STORE_RESULTS", True)
 GATEWAY_DELIVERY_WINDOW_SECONDS = env_int("GATEWAY_DELIVERY_WINDOW_SECONDS", 3600)
 # Client images the gateway downloads itself (SSRF guard, size cap).
 GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+# Client input limits (413/400 above them): a request body (sized for four images at the image limit in
+# base64 plus 1 MiB of JSON; uploads included), and a prompt or negative prompt in characters.
+GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 4 * (GATEWAY_MAX_IMAGE_BYTES * 4 // 3 + 4) + 1024**2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
+GATEWAY_MAX_PROMPT_CHARS = env_int("GATEWAY_MAX_PROMPT_CHARS", 10_000)
 GATEWAY_ALLOW_PRIVATE_URLS = env_bool("GATEWAY_ALLOW_PRIVATE_URLS", False)
 # Webhooks to tenants: the timeout of one delivery attempt (seconds), how long an event is retried
 # (hours, from when it happened), and after how many days of failing without a success an endpoint
@@ -249,11 +293,16 @@ GATEWAY_SYNC_TASKS = env_bool("GATEWAY_SYNC_TASKS", False)
 # Use X-Forwarded-For's first address as the client IP (only behind a trusted proxy).
 GATEWAY_TRUST_X_FORWARDED_FOR = env_bool("GATEWAY_TRUST_X_FORWARDED_FOR", False)
 
+# /metrics answers a staff session or "Authorization: Bearer <this>" (unset: staff only).
+GATEWAY_METRICS_TOKEN = os.environ.get("GATEWAY_METRICS_TOKEN", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # request_id: the X-Request-Id of the request being served ("-" in the worker), accounts/request_id.py.
+    "filters": {"request_id": {"()": "accounts.request_id.RequestIdFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

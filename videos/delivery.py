@@ -23,7 +23,9 @@ A worker killed mid-copy leaves its lease to run out and its ``.part`` file to t
 """
 
 import logging
+import struct
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models import F
@@ -31,7 +33,7 @@ from django.utils import timezone
 
 from channels.services import call_context
 
-from . import services, storage
+from . import mp4, services, storage
 from .models import VideoTask
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ def deliver(task_id, lease=None):
     except Exception as exc:
         log.exception("Delivering %s failed", task.public_id)
         return _failed(task, storage.DeliveryFailed(f"the gateway failed ({type(exc).__name__})"), window_end, window)
+    _record_produced(task, delivered)
     if services.finish(
         task,
         VideoTask.Status.COMPLETED,
@@ -94,6 +97,20 @@ def deliver(task_id, lease=None):
         return delivered.size
     storage.discard(task.pk, delivered)  # finished otherwise meanwhile: nothing to serve it to
     return None
+
+
+def _record_produced(task, delivered):
+    """Keep what the stored MP4 measures (duration, width, height) in the task's params under
+    "produced", before the task completes, so the dialects can report the video as it is."""
+    if not delivered.relative:
+        return
+    try:
+        produced = mp4.measure(Path(settings.MEDIA_ROOT) / delivered.relative).record()
+    except (OSError, ValueError, struct.error) as exc:
+        log.info("Could not measure the video of %s: %s", task.public_id, exc)
+        return
+    task.params = {**task.params, "produced": produced}
+    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE).update(params=task.params)
 
 
 def _renew(task):

@@ -12,6 +12,18 @@ def new_public_id():
     return f"video_{random_token(24)}"
 
 
+def without_surrogates(value):
+    """``value`` with lone UTF-16 surrogates (unencodable as UTF-8) replaced by U+FFFD, in every string,
+    key and nested value; rows stored before the API refused them still render."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {without_surrogates(key): without_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_surrogates(item) for item in value]
+    return value
+
+
 class VideoTaskQuerySet(models.QuerySet):
     def for_tenant(self, tenant):
         """Every tenant-facing read starts here; deleted videos are gone for clients."""
@@ -102,6 +114,8 @@ class VideoTask(models.Model):
     # A client's Idempotency-Key: a retried create returns this task instead of a new one.
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
+    # The X-Request-Id of the request that created the task (its log lines carry it too).
+    request_id = models.CharField(max_length=100, blank=True)
 
     objects = VideoTaskQuerySet.as_manager()
 
@@ -134,6 +148,14 @@ class VideoTask(models.Model):
     def __str__(self):
         return self.public_id
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        task = super().from_db(db, field_names, values)
+        for name in ("params", "vendor_state"):
+            if name in task.__dict__:
+                setattr(task, name, without_surrogates(task.__dict__[name]))
+        return task
+
     @property
     def is_active(self):
         return self.status in self.ACTIVE
@@ -141,6 +163,22 @@ class VideoTask(models.Model):
     @property
     def size(self):
         return self.params.get("size") or ""
+
+    @property
+    def dimensions(self):
+        """(width, height) of the video: the planned size, else what the stored MP4 measured
+        (params "produced", written at delivery), else (None, None)."""
+        if self.size:
+            width, height = (int(part) for part in self.size.split("x"))
+            return width, height
+        produced = self.params.get("produced") or {}
+        return produced.get("width"), produced.get("height")
+
+    @property
+    def duration(self):
+        """Seconds of the video: as the vendor reported, else as the stored MP4 measured, else as billed."""
+        produced = self.params.get("produced") or {}
+        return self.seconds_produced or produced.get("seconds") or self.seconds
 
     def ref(self):
         """What the vendor adaptor gets to know about this task."""

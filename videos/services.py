@@ -21,6 +21,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import request_id
 from accounts import services as money
 from channels import services as routing
 from channels.adaptors.base import (
@@ -40,7 +41,7 @@ from channels.adaptors.base import (
 from channels.canonical import RequestInvalid
 from channels.models import Channel
 
-from . import storage, webhooks
+from . import limits, metrics, storage, webhooks
 from .errors import BILLING, INVALID, PERMISSION, SERVER, UPSTREAM, GatewayError
 from .models import Heartbeat, VideoTask
 
@@ -76,16 +77,10 @@ LEARNED_BY_CALLBACK = "callback"  # a poll a vendor callback triggered, or a sig
 # --- Creating ------------------------------------------------------------------------
 
 
-def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempotency_key=""):
-    """Hold the price and submit ``request``; return the task, or raise GatewayError.
-
-    ``vendor`` restricts selection to channels of one vendor (native routes). With an
-    ``idempotency_key``, a repeated request returns the first task (nothing is held twice)."""
-    fingerprint = _fingerprint(request, route, remix_of) if idempotency_key else ""
-    if idempotency_key:
-        existing = _idempotent_replay(api_key, idempotency_key, fingerprint)
-        if existing is not None:
-            return existing
+def plan_request(api_key, request, *, remix_of=None, vendor=None):
+    """What creating ``request`` would do, without doing any of it: the request as submitted (a
+    remix's carries its source), the candidate channels, the first one's plan and the amount to hold.
+    Raises GatewayError as create_task() would (``POST /v1/videos/quote`` answers with this)."""
     model = request.model
     if not model:
         raise GatewayError(400, "missing_model", "'model' is required.", param="model")
@@ -105,11 +100,12 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
         if vendor is not None:
             candidates = [channel for channel in candidates if channel.vendor == vendor]
     if not candidates:
-        if routing.is_known_model(model):
+        if routing.is_known_model(model, vendor):
             raise GatewayError(
                 503, "no_channel_available", f"Every channel serving '{model}' is disabled right now.", kind=UPSTREAM
             )
-        raise GatewayError(400, "model_not_found", f"The model '{model}' is not served by this gateway.", param="model")
+        where = "by this gateway" if vendor is None else "on this vendor's route"
+        raise GatewayError(400, "model_not_found", f"The model '{model}' is not served {where}.", param="model")
 
     first = candidates[0]
     try:
@@ -119,10 +115,28 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
         raise GatewayError(400, exc.code, exc.message, param=exc.param) from None
     except routing.ModelNotPriced as exc:
         raise GatewayError(400, exc.code, str(exc), param="model") from None
+    return request, candidates, plan, amount
+
+
+def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempotency_key=""):
+    """Hold the price and submit ``request``; return the task, or raise GatewayError.
+
+    ``vendor`` restricts selection to channels of one vendor (native routes). With an
+    ``idempotency_key``, a repeated request returns the first task (nothing is held twice)."""
+    fingerprint = _fingerprint(request, route, remix_of) if idempotency_key else ""
+    if idempotency_key:
+        existing = _idempotent_replay(api_key, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing
+    limits.check_rate(api_key)
+    request, candidates, plan, amount = plan_request(api_key, request, remix_of=remix_of, vendor=vendor)
+    model = request.model
+    first = candidates[0]
 
     now = timezone.now()
     try:
         with transaction.atomic():
+            limits.check_in_flight(api_key)
             task = VideoTask.objects.create(
                 tenant=api_key.tenant,
                 api_key=api_key,
@@ -139,6 +153,7 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
                 deadline_at=now + timedelta(seconds=settings.GATEWAY_TASK_DEADLINE_SECONDS),
                 idempotency_key=idempotency_key,
                 request_hash=fingerprint,
+                request_id=request_id.current(),
                 # Before the submit: MiniMax checks the callback URL while the create is in flight.
                 callback_token=secrets.token_urlsafe(32) if settings.GATEWAY_PUBLIC_URL else "",
             )
@@ -434,6 +449,7 @@ def finish(
             money.release(task, note="cancelled" if status == VideoTask.Status.CANCELLED else error_code)
         # The outbox: the tenant's webhook events commit with the transition, or not at all.
         webhooks.record_task_event(task)
+    metrics.task_finished(task)
     return True
 
 

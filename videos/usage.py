@@ -179,10 +179,16 @@ class _Echo:
         return value
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV Injection"): = + - @, a TAB or a
+# CR (or LF) before one of them, and the full-width forms some spreadsheets also accept.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 def _text(value):
-    """Free text for a spreadsheet: a leading =, +, - or @ must not start a formula."""
+    """Free text for a spreadsheet: a cell starting with a formula trigger gets a leading ' so
+    it is shown as text, never evaluated."""
     value = value or ""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+    return f"'{value}" if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def _when(value):

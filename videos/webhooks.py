@@ -41,6 +41,7 @@ from accounts.crypto import CredentialsUnreadable
 from accounts.models import WebhookEndpoint
 from channels import outbound
 
+from . import metrics
 from .models import VideoTask, WebhookAttempt, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -267,10 +268,13 @@ def _record(event, number, started, held, outcome):
     give_up_at = event.created_at + retry_window()
     if outcome.delivered:
         fields.update(status=WebhookEvent.Status.DELIVERED, delivered_at=now, next_attempt_at=None)
+        metrics.webhook_attempt("delivered")
     elif now >= give_up_at:
         fields.update(status=WebhookEvent.Status.FAILED, next_attempt_at=None)
+        metrics.webhook_attempt("gave_up")
     else:
         fields["next_attempt_at"] = min(now + retry_delay(number), give_up_at)
+        metrics.webhook_attempt("failed")
     # Only while the lease is this job's (a resend may have queued the event again meanwhile).
     WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PENDING, next_attempt_at=held).update(**fields)
     endpoint = event.endpoint

@@ -35,6 +35,7 @@ verify_callback() checked the vendor's signature (CallbackRejected otherwise).
 
 from dataclasses import dataclass, field
 
+from .. import metrics
 from ..canonical import CanonicalRequest, RequestInvalid
 
 QUEUED = "queued"
@@ -238,6 +239,10 @@ class Adaptor:
     # The vendor signs its callbacks: verify_callback() checks them and its payload is trusted.
     signs_callbacks = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        metrics.instrument(cls)  # vendor calls made in submit(), poll(), ... are labelled for /metrics
+
     def parse_credentials(self, raw):
         """Validate the credential string (new-api's formats: ``AK|SK`` pairs or one key) and
         return it normalised; raise ValueError with a clear message."""
@@ -261,6 +266,11 @@ class Adaptor:
         Raise RequestInvalid naming the field and the allowed values.
         """
         raise NotImplementedError
+
+    def capabilities(self, upstream_model: str) -> dict:
+        """What ``upstream_model`` takes, as plan() enforces it (``GET /v1/models`` shows it); build
+        it with declare_capabilities() below. {} when the adaptor cannot say (a model it does not know)."""
+        return {}
 
     def submit(self, ctx: CallContext, request: CanonicalRequest, upstream_model: str, plan: Plan) -> Submission:
         raise NotImplementedError
@@ -341,6 +351,21 @@ class Adaptor:
                 f"The vendor answered HTTP {response.status_code} with a body that is not JSON",
                 http_status=response.status_code,
             ) from None
+
+
+def declare_capabilities(modes, durations, resolutions, *, sizes=(), aspect_ratios=(), audio=False):
+    """An adaptor's capabilities() answer: the ``modes`` it takes (channels.canonical TEXT, IMAGE,
+    FIRST_LAST, REFERENCE), the ``durations`` in seconds, the billed ``resolutions`` tiers, the exact
+    ``sizes`` ("WxH") when the vendor takes only those, the ``aspect_ratios`` a text request may ask
+    for, and whether the video comes with ``audio``. Any combination plan() refuses still fails."""
+    return {
+        "modes": list(modes),
+        "durations": sorted(durations),
+        "resolutions": list(resolutions),
+        "sizes": list(sizes),
+        "aspect_ratios": list(aspect_ratios),
+        "audio": audio,
+    }
 
 
 def split_pinned(extra, pinned):

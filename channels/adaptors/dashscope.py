@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from .. import http
-from ..canonical import RequestInvalid, resolution_tier
+from ..canonical import FIRST_LAST, IMAGE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     CANCELLED,
     COMPLETED,
@@ -26,6 +26,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 
@@ -119,6 +120,15 @@ class DashScopeWan(Adaptor):
         return headers
 
     # --- plan ------------------------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        spec = model_spec(upstream_model)
+        mode = {T2V: TEXT, I2V: IMAGE, KF2V: FIRST_LAST}[spec.kind]
+        sizes = [size.replace("*", "x") for tier in spec.tiers for size in SIZE_TIERS[tier]] if spec.kind == T2V else ()
+        ratios = tuple(RATIO_INDEX) if spec.kind == T2V else ()
+        return declare_capabilities(
+            (mode,), spec.durations, spec.tiers, sizes=sizes, aspect_ratios=ratios, audio=spec.audio
+        )
 
     def plan(self, request, upstream_model):
         spec = model_spec(upstream_model)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .. import http
-from ..canonical import RequestInvalid
+from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from ..fetch import fetch_image
 from .base import (
     COMPLETED,
@@ -26,6 +26,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 
@@ -81,6 +82,12 @@ class GeminiVeo(Adaptor):
         return {"x-goog-api-key": ctx.credentials}
 
     # --- plan ------------------------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        spec = MODELS.get(upstream_model, VEO_31)
+        modes = (TEXT, IMAGE) + ((FIRST_LAST,) if spec.last_frame else ()) + ((REFERENCE,) if spec.references else ())
+        audio = not upstream_model.startswith("veo-2")  # Veo 3 makes the sound with the picture
+        return declare_capabilities(modes, spec.durations, spec.resolutions, aspect_ratios=ASPECT_RATIOS, audio=audio)
 
     def plan(self, request, upstream_model):
         spec = MODELS.get(upstream_model, VEO_31)

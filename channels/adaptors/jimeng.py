@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from .. import http, volcengine
-from ..canonical import TEXT, RequestInvalid
+from ..canonical import FIRST_LAST, IMAGE, TEXT, RequestInvalid
 from ..fetch import fetch_image
 from .base import (
     COMPLETED,
@@ -29,6 +29,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 
@@ -113,6 +114,13 @@ class Jimeng(Adaptor):
     poll_interval = 10
 
     # --- request translation -----------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        spec = spec_for(upstream_model)
+        # A text-to-video key given images runs its image siblings (derive_req_key()).
+        counts = set(spec.images) | {count for count, sibling in ((1, spec.one_image), (2, spec.two_images)) if sibling}
+        modes = [mode for count, mode in ((0, TEXT), (1, IMAGE), (2, FIRST_LAST)) if count in counts]
+        return declare_capabilities(modes, SECONDS, (spec.resolution,), aspect_ratios=RATIOS if 0 in counts else ())
 
     def plan(self, request, upstream_model):
         if request.reference_images:

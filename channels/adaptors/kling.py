@@ -24,7 +24,7 @@ import logging
 import time
 
 from .. import http
-from ..canonical import RequestInvalid
+from ..canonical import FIRST_LAST, IMAGE, TEXT, RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -39,6 +39,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 from .common import requested_ratio
@@ -113,6 +114,12 @@ class Kling(Adaptor):
     supports_callback = True  # callback_url: Kling POSTs the task object on each status change (unsigned)
 
     # --- validation -------------------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        if upstream_model in IMAGE_ONLY_MODELS:  # the aspect ratio is the image's own
+            return declare_capabilities((IMAGE, FIRST_LAST), DURATIONS, MODE_RESOLUTION.values())
+        modes = (TEXT, IMAGE, FIRST_LAST)
+        return declare_capabilities(modes, DURATIONS, MODE_RESOLUTION.values(), aspect_ratios=ASPECT_RATIOS)
 
     def plan(self, request, upstream_model):
         action = self._action(request, upstream_model)

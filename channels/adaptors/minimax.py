@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from .. import http
-from ..canonical import RequestInvalid
+from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -28,6 +28,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 
@@ -100,6 +101,12 @@ class MiniMaxHailuo(Adaptor):
         return {"Authorization": f"Bearer {ctx.credentials}"}
 
     # --- plan ------------------------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        spec = MODELS.get(upstream_model, PERMISSIVE)
+        offered = ((spec.text, TEXT), (spec.image, IMAGE), (spec.last_frame, FIRST_LAST), (spec.subject, REFERENCE))
+        modes = [mode for offers, mode in offered if offers]
+        return declare_capabilities(modes, spec.durations, [tier.lower() for tier in spec.resolutions])
 
     def plan(self, request, upstream_model):
         spec = MODELS.get(upstream_model, PERMISSIVE)

@@ -8,7 +8,7 @@ prompt, seconds, size (and remix source) that were sent (find())."""
 import json
 
 from .. import http
-from ..canonical import RequestInvalid, resolution_tier
+from ..canonical import IMAGE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -21,6 +21,7 @@ from .base import (
     Submission,
     VendorError,
     VendorTaskMissing,
+    declare_capabilities,
     split_pinned,
 )
 
@@ -63,6 +64,11 @@ class OpenAIVideos(Adaptor):
 
     def _family(self, upstream_model):
         return "sora-2-pro" if upstream_model.startswith("sora-2-pro") else "sora-2"
+
+    def capabilities(self, upstream_model):
+        sizes = SIZES[self._family(upstream_model)]
+        tiers = dict.fromkeys(resolution_tier(*(int(part) for part in size.split("x"))) for size in sizes)
+        return declare_capabilities((TEXT, IMAGE), SECONDS, tiers, sizes=sizes, audio=True)
 
     def plan(self, request, upstream_model):
         seconds = self.choose(request.seconds, SECONDS, "seconds", default=4)

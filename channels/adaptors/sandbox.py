@@ -10,7 +10,7 @@ A task can be cancelled while it is queued or in progress (until ``delay`` has p
 import secrets
 import time
 
-from ..canonical import RequestInvalid, resolution_tier
+from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -23,6 +23,7 @@ from .base import (
     PollResult,
     Submission,
     VendorRejected,
+    declare_capabilities,
 )
 from .samples import DURATIONS, sample_video_path
 
@@ -39,6 +40,10 @@ class Sandbox(Adaptor):
 
     def parse_credentials(self, raw):
         return (raw or "").strip()
+
+    def capabilities(self, upstream_model):
+        # Any mode and any size up to 4096x4096 is taken; the tier follows the size.
+        return declare_capabilities((TEXT, IMAGE, FIRST_LAST, REFERENCE), DURATIONS, ("480p", "720p", "1080p"))
 
     def plan(self, request, upstream_model):
         seconds = self.choose(request.seconds, DURATIONS, "seconds", default=5)

@@ -31,6 +31,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 
@@ -95,6 +96,11 @@ class Seedance(Adaptor):
         return {"Authorization": f"Bearer {ctx.credentials}"}
 
     # --- request translation ---------------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        model = MODELS.get(upstream_model, OTHER)
+        ratios = RATIOS if TEXT in model.modes else ()
+        return declare_capabilities(model.modes, model.seconds, RESOLUTIONS, aspect_ratios=ratios)
 
     def plan(self, request, upstream_model):
         model = MODELS.get(upstream_model, OTHER)

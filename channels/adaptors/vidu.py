@@ -30,7 +30,8 @@ import time
 from email.utils import parsedate_to_datetime
 
 from .. import http
-from ..canonical import RequestInvalid
+from ..canonical import FIRST_LAST, IMAGE, TEXT, RequestInvalid
+from ..canonical import REFERENCE as REFERENCE_MODE
 from .base import (
     CANCELLED,
     COMPLETED,
@@ -48,6 +49,7 @@ from .base import (
     VendorRejected,
     VendorTaskMissing,
     VendorUnavailable,
+    declare_capabilities,
     split_pinned,
 )
 from .common import requested_ratio
@@ -120,6 +122,16 @@ class Vidu(Adaptor):
     signs_callbacks = True
 
     # --- validation -------------------------------------------------------------------
+
+    def capabilities(self, upstream_model):
+        try:
+            durations, _, resolutions = model_rules(upstream_model)
+        except RequestInvalid:
+            return {}
+        tiers = dict.fromkeys(tier for allowed, _ in resolutions.values() for tier in allowed)
+        modes = (TEXT, IMAGE, FIRST_LAST) + ((REFERENCE_MODE,) if upstream_model in REFERENCE_MODELS else ())
+        ratios = WIDE_RATIOS if upstream_model.startswith(("viduq2", "viduq3")) else RATIOS
+        return declare_capabilities(modes, durations, tiers, aspect_ratios=ratios)
 
     def plan(self, request, upstream_model):
         durations, default_seconds, resolutions = model_rules(upstream_model)

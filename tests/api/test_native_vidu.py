@@ -172,3 +172,14 @@ def test_insufficient_balance_is_credit_insufficient(token_api, vidu, tenant):
     tenant.__class__.objects.filter(pk=tenant.pk).update(balance=1)
     response = create(token_api, "text2video", {"model": "viduq1", "prompt": "x"})
     assert response.status_code == 400 and response.json()["reason"] == "CreditInsufficient"
+
+
+def test_a_model_only_another_vendor_serves_is_a_client_error_not_an_outage(token_api, vidu, sandbox, tenant):
+    """Found by schemathesis: the Vidu route asked for a model only the sandbox serves said 503
+    "every channel is disabled"; it is the client's mistake, refused before any money moves."""
+    response = token_api.post("/vidu/ent/v2/text2video", {"model": "sandbox-video", "prompt": "x"}, format="json")
+    assert response.status_code == 400, response.content
+    assert "not served on this vendor's route" in response.json()["message"]
+    assert not VideoTask.objects.exists()
+    tenant.refresh_from_db()
+    assert tenant.balance == 10 * USD

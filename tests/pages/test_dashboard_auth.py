@@ -30,7 +30,7 @@ def test_failed_logins_are_throttled(users):
         client.post("/login/", {"username": "owner", "password": "wrong"})
     assert FailedLogin.objects.filter(username="owner").count() == 5
     response = client.post("/login/", {"username": "owner", "password": "pw-owner-123"})
-    assert response.status_code == 200 and b"Too many failed sign-in attempts" in response.content
+    assert response.status_code == 429 and b"Too many failed sign-in attempts" in response.content
     assert "_auth_user_id" not in client.session
 
 

@@ -217,3 +217,13 @@ def test_list_queries_are_bounded(owner, tenant, django_assert_max_num_queries):
         services.issue_key(tenant, name=f"key {n}")
     with django_assert_max_num_queries(4):
         assert owner.get("/keys/").status_code == 200
+
+
+def test_rate_limits_set_by_the_operator_cannot_be_lifted_by_the_tenant(owner, key):
+    """Request and in-flight limits are the operator's (staff pages, issue_key, apply): the tenant's
+    own key form neither shows nor changes them."""
+    ApiKey.objects.filter(pk=key.pk).update(rpm_limit=5, max_in_flight=2)
+    assert 'name="rpm_limit"' not in owner.get(f"/keys/{key.lookup}/edit/").content.decode()
+    owner.post(f"/keys/{key.lookup}/edit/", {"name": "test", "rpm_limit": "", "max_in_flight": ""})
+    key.refresh_from_db()
+    assert (key.rpm_limit, key.max_in_flight) == (5, 2)

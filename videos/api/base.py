@@ -6,9 +6,12 @@ A dialect subclasses DialectView and says how an error looks on its wire
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +20,7 @@ from channels.canonical import RequestInvalid
 from ..errors import (
     AUTHENTICATION,
     INVALID,
+    NOT_FOUND,
     PERMISSION,
     SERVER,
     GatewayError,
@@ -24,7 +28,7 @@ from ..errors import (
     is_database_unavailable,
     not_found,
 )
-from ..models import VideoTask
+from ..models import VideoTask, without_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,13 @@ def as_gateway_error(exc):
         log.warning("Database unavailable: %s", exc)
         return database_unavailable()
     if isinstance(exc, RequestInvalid):
-        return GatewayError(400, exc.code, exc.message, param=exc.param)
+        return GatewayError(exc.status, exc.code, exc.message, param=exc.param)
+    if isinstance(exc, RequestDataTooBig):
+        return body_too_large()
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return GatewayError(400, "too_many_fields", f"The request body has too many form fields or files: {exc}")
+    if isinstance(exc, RecursionError):  # JSON nested too deeply for the parser
+        return GatewayError(400, "invalid_body", "The request body could not be parsed: it is nested too deeply.")
     if isinstance(exc, exceptions.NotAuthenticated):
         return GatewayError(
             401, "missing_api_key", "No API key: send 'Authorization: Bearer sk-...'.", kind=AUTHENTICATION
@@ -60,6 +70,15 @@ def as_gateway_error(exc):
     return None
 
 
+def body_too_large():
+    limit = settings.GATEWAY_MAX_BODY_BYTES
+    return GatewayError(
+        413,
+        "request_too_large",
+        f"The request body is larger than the gateway's limit of {limit} bytes ({limit / 1024**2:g} MiB).",
+    )
+
+
 def _code(exc, default):
     codes = exc.get_codes()
     return codes if isinstance(codes, str) and codes not in ("authentication_failed", "permission_denied") else default
@@ -72,9 +91,21 @@ class AnyAccept(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class SafeJSONRenderer(JSONRenderer):
+    """JSON, even when a string holds a lone surrogate (echoed in an error, or in a row stored before
+    the API refused them): such characters become U+FFFD rather than a 500."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            return super().render(without_surrogates(data), accepted_media_type, renderer_context)
+
+
 class DialectView(APIView):
     route = VideoTask.Route.OPENAI
     content_negotiation_class = AnyAccept
+    renderer_classes = [SafeJSONRenderer]
     own_route_only = False  # native dialects see only the tasks created through them
 
     def error_body(self, error):
@@ -98,6 +129,16 @@ class DialectView(APIView):
         for name, value in error.headers.items():
             response[name] = value
         return response
+
+    def initial(self, request, *args, **kwargs):
+        # Every body, multipart uploads included, is refused above the limit before it is read.
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.GATEWAY_MAX_BODY_BYTES:
+            raise body_too_large()
+        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # Unlike DRF's default, unexpected exceptions also get the dialect's shape.
@@ -135,3 +176,16 @@ class DialectView(APIView):
         if not hasattr(data, "get"):
             raise GatewayError(400, "invalid_body", "The request body must be a JSON object or a form.")
         return data
+
+
+def unknown_route(dialect):
+    """A catch-all view for an API prefix: any path under it no route serves answers 404 in ``dialect``'s
+    error shape (not Django's HTML page), whatever the method and without a key."""
+
+    def initial(self, request, *args, **kwargs):
+        raise GatewayError(
+            404, "not_found", f"No API route {request.method} {request.path} exists on this gateway.", kind=NOT_FOUND
+        )
+
+    attrs = {"authentication_classes": [], "permission_classes": [], "initial": initial}
+    return type(f"Unknown{dialect.__name__}", (dialect,), attrs).as_view()

@@ -72,7 +72,10 @@ class LenientJSONParser(JSONParser):
     """JSON that may carry ``//`` line comments, as the vendor docs' own curl example does."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        text = stream.read().decode("utf-8") if stream else ""
+        try:
+            text = stream.read().decode("utf-8") if stream else ""
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"The body is not valid UTF-8 - {exc}") from None
         try:
             return json.loads(text)
         except ValueError:

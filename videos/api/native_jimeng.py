@@ -65,6 +65,8 @@ def business_code(error):
         return CODES[error.code]
     if error.status == 403:
         return 50400
+    if error.status == 429:  # "Please Try Later", as for rate limits
+        return 50429
     return 50500 if error.status >= 500 else 50205
 
 

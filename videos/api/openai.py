@@ -34,7 +34,7 @@ def video_object(task):
         "created_at": _timestamp(task.created_at),
         "completed_at": _timestamp(task.finished_at) if task.status == VideoTask.Status.COMPLETED else None,
         "expires_at": _timestamp(task.expires_at),
-        "size": task.size,
+        "size": "x".join(str(side) for side in task.dimensions) if all(task.dimensions) else "",
         "seconds": str(task.seconds),
         "prompt": task.prompt,
         "remixed_from_video_id": task.remixed_from.public_id if task.remixed_from_id else None,
@@ -57,6 +57,24 @@ def _reference(data, files):
     return ImageInput.parse(value, "input_reference") if value else None
 
 
+def create_request(data, files):
+    """The canonical request of a create body (``POST /v1/videos`` and its quote)."""
+    model = as_text(data.get("model"), "model") or DEFAULT_MODEL
+    prompt = as_text(data.get("prompt"), "prompt", required=True)
+    as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
+    return build_request(
+        model,
+        prompt,
+        {
+            "seconds": data.get("seconds"),
+            "size": data.get("size"),
+            "resolution": data.get("resolution"),
+            "image": _reference(data, files),
+        },
+        as_metadata(data.get("metadata")),
+    )
+
+
 class OpenAIView(DialectView):
     route = VideoTask.Route.OPENAI
 
@@ -72,20 +90,7 @@ class OpenAIView(DialectView):
 
 class VideoCollection(OpenAIView):
     def post(self, request):
-        data = self.body()
-        model = as_text(data.get("model"), "model") or DEFAULT_MODEL
-        prompt = as_text(data.get("prompt"), "prompt", required=True)
-        canonical = build_request(
-            model,
-            prompt,
-            {
-                "seconds": data.get("seconds"),
-                "size": data.get("size"),
-                "resolution": data.get("resolution"),
-                "image": _reference(data, request.FILES),
-            },
-            as_metadata(data.get("metadata")),
-        )
+        canonical = create_request(self.body(), request.FILES)
         task = services.create_task(
             api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
         )
@@ -153,7 +158,8 @@ class VideoContent(OpenAIView):
         return [] if "token" in self.request.query_params else super().get_permissions()
 
     def get_authenticators(self):
-        return [] if "token" in self.request.GET else super().get_authenticators()
+        # self.request is unset while drf-spectacular builds its mock request for the OpenAPI document.
+        return [] if "token" in getattr(self.request, "GET", ()) else super().get_authenticators()
 
     def get(self, request, video_id):
         token = request.query_params.get("token")

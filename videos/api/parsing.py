@@ -9,6 +9,9 @@ lists, DashScope's ``img_url``...) is lifted here too.
 """
 
 import json
+import re
+
+from django.conf import settings
 
 from channels.canonical import (
     RESOLUTION_RE,
@@ -46,6 +49,32 @@ LIFTED = {
 # Jimeng's image lists (new-api clients repeat the request's images in them): the first and last frame.
 FRAME_LISTS = ("image_urls", "binary_data_base64")
 MAX_SECONDS = 3600
+# Lone UTF-16 surrogates ("\ud800" in JSON) cannot be encoded as UTF-8: not stored, not rendered.
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
+MAX_DEPTH = 32  # nesting of metadata / vendor-specific values
+
+
+def check_value(value, param):
+    """Refuse, naming the field, any string holding a lone surrogate, and values nested too deeply."""
+    stack = [(value, param, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RequestInvalid(f"'{where}' is nested more than {MAX_DEPTH} levels deep", where, "invalid_value")
+        if isinstance(item, str):
+            if SURROGATE_RE.search(item):
+                raise RequestInvalid(
+                    f"'{where}' contains a lone UTF-16 surrogate, which is not valid Unicode text",
+                    where,
+                    "invalid_unicode",
+                )
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((key, where, depth + 1))
+                stack.append((child, f"{where}.{key}" if isinstance(key, str) else where, depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{where}[{index}]", depth + 1) for index, child in enumerate(item))
+    return value
 
 
 def as_int(value, param, minimum=None, maximum=None):
@@ -75,6 +104,18 @@ def as_text(value, param, required=False):
         return ""
     if not isinstance(value, str):
         raise RequestInvalid(f"'{param}' must be a string", param, f"invalid_{param}")
+    return check_value(value, param)
+
+
+def check_prompt(value, param="prompt"):
+    """A prompt (or negative prompt) at most GATEWAY_MAX_PROMPT_CHARS long."""
+    limit = settings.GATEWAY_MAX_PROMPT_CHARS
+    if value and len(value) > limit:
+        raise RequestInvalid(
+            f"'{param}' is {len(value)} characters long; the gateway's limit is {limit}",
+            param,
+            f"{param}_too_long",
+        )
     return value
 
 
@@ -85,7 +126,7 @@ def as_metadata(value, param="metadata"):
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RequestInvalid(f"'{param}' must be a JSON object", param, "invalid_metadata") from None
     if not isinstance(value, dict):
         raise RequestInvalid(f"'{param}' must be a JSON object", param, "invalid_metadata")
@@ -174,7 +215,14 @@ def _image(value, param):
 def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):
     """``fields`` uses canonical names: seconds, size, width, height, resolution, aspect_ratio,
     negative_prompt, seed, fps, image, last_frame, reference_images."""
-    metadata = dict(metadata or {})
+    check_prompt(as_text(prompt, "prompt"))
+    for name, value in fields.items():
+        if not isinstance(value, ImageInput):
+            check_value(value, name)
+    metadata = dict(check_value(metadata or {}, "metadata"))
+    for name, value in (extra or {}).items():  # vendor-specific fields, named as the client sent them
+        check_value(name, str(name))
+        check_value(value, name)
     frame_lists = _frame_lists(metadata)
     if metadata.get("subject_reference"):
         metadata["subject_reference"] = _subject_images(metadata["subject_reference"])
@@ -209,7 +257,8 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
         image=image,
         last_frame=last_frame,
         reference_images=[_image(ref, "reference_images") for ref in references],
-        negative_prompt=as_text(merged.get("negative_prompt"), "negative_prompt") or None,
+        negative_prompt=check_prompt(as_text(merged.get("negative_prompt"), "negative_prompt"), "negative_prompt")
+        or None,
         seed=seed,
         fps=as_int(merged.get("fps"), "fps", 1, 120),
         extra={**lifted_extra, **(extra or {})},

@@ -61,7 +61,7 @@ class Generation(UnifiedView):
     def get(self, request, task_id):
         task = self.get_task(task_id)
         params = task.params
-        width, height = (int(part) for part in task.size.split("x")) if task.size else (None, None)
+        width, height = task.dimensions
         error = None
         status = wire_status(task)
         if status == VideoTask.Status.FAILED:
@@ -74,7 +74,7 @@ class Generation(UnifiedView):
                 "format": "mp4",
                 "url": signing.signed_content_url(request, task) if task.status == VideoTask.Status.COMPLETED else None,
                 "metadata": {
-                    "duration": task.seconds_produced or task.seconds,
+                    "duration": task.duration,
                     "fps": params.get("fps"),
                     "width": width,
                     "height": height,

@@ -1,12 +1,15 @@
 """The client APIs: OpenAI /v1/videos, the unified /v1/video/generations, /v1/models, the vendor-native routes;
 and /callbacks/, where vendors call back."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import callbacks, catalog, native_dashscope, native_jimeng, native_kling, native_vidu, openai, unified
+from .base import unknown_route
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
+    # Before the detail route, which would take "quote" for a video id.
+    path("v1/videos/quote", catalog.VideoQuote.as_view()),
     path("v1/videos/<str:video_id>", openai.VideoDetail.as_view()),
     path("v1/videos/<str:video_id>/content", openai.VideoContent.as_view(), name="video-content"),
     path("v1/videos/<str:video_id>/remix", openai.VideoRemix.as_view()),
@@ -42,4 +45,11 @@ urlpatterns = [
     path("vidu/ent/v2/reference2video", native_vidu.Create.as_view(endpoint="reference2video")),
     path("vidu/ent/v2/tasks/<str:task_id>/creations", native_vidu.Creations.as_view()),
     path("vidu/ent/v2/tasks/<str:task_id>/cancel", native_vidu.Cancel.as_view()),
+    # Last: any other path under an API prefix is a 404 in that dialect's shape, not Django's HTML page.
+    re_path(r"^v1/video/", unknown_route(unified.UnifiedView)),
+    re_path(r"^v1/", unknown_route(openai.OpenAIView)),
+    re_path(r"^kling/", unknown_route(native_kling.KlingView)),
+    re_path(r"^jimeng/.", unknown_route(native_jimeng.Jimeng)),
+    re_path(r"^(alibailian/)?api/v1/|^alibailian/", unknown_route(native_dashscope.DashScopeView)),
+    re_path(r"^vidu/", unknown_route(native_vidu.ViduView)),
 ]

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
-from videos import storage
+from videos import metrics, storage
 
 DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
 SHUTDOWN_GRACE = 15  # seconds
@@ -31,6 +31,8 @@ class Command(BaseCommand):
         storage.sweep_partial()  # half-written copies a killed worker left behind
         if options["demo"]:
             call_command("apply", str(DEMO_FILE))
+        # Counters of every web and worker process, added up by /metrics (prometheus-client multiprocess).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics.fresh_multiproc_dir())
         bind = f"{options['host']}:{options['port']}"
         web = subprocess.Popen(
             [
@@ -38,6 +40,8 @@ class Command(BaseCommand):
                 "-m",
                 "gunicorn",
                 "config.wsgi:application",
+                "--config",  # no Server banner; signed-link tokens kept out of the access log
+                str(Path(settings.BASE_DIR) / "config" / "gunicorn_conf.py"),
                 "--bind",
                 bind,
                 "--worker-class",
