@@ -14,14 +14,10 @@ def random_token(length):
     return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(length))
 
 
-class Tenant(models.Model):
-    """A customer account. ``balance`` always equals the sum of its ledger entries."""
+class RateLimited(models.Model):
+    """Operator-set limits (videos/limits.py): creates per minute and tasks in flight; blank: unlimited.
+    On a tenant they bind all its keys together; on a key, that key alone."""
 
-    name = models.SlugField(max_length=64, unique=True)
-    display_name = models.CharField(max_length=200, blank=True)
-    balance = models.BigIntegerField(default=0, help_text="In units; 1,000,000 units = 1 USD.")
-    is_active = models.BooleanField(default=True)
-    # Rate limits over all the tenant's keys (videos/limits.py); blank: unlimited.
     rpm_limit = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Creates per minute; blank: unlimited."
     )
@@ -31,6 +27,18 @@ class Tenant(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Tasks queued or in progress at once; blank: unlimited.",
     )
+
+    class Meta:
+        abstract = True
+
+
+class Tenant(RateLimited):
+    """A customer account. ``balance`` always equals the sum of its ledger entries."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    balance = models.BigIntegerField(default=0, help_text="In units; 1,000,000 units = 1 USD.")
+    is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -70,7 +78,7 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.filter(tenant=tenant)
 
 
-class ApiKey(models.Model):
+class ApiKey(RateLimited):
     """An ``sk-`` key. Only ``lookup`` and an HMAC of the secret part are stored.
 
     The plaintext is ``sk-`` + lookup (12 chars) + secret (36 chars); it is shown once.
@@ -92,16 +100,6 @@ class ApiKey(models.Model):
     spent = models.BigIntegerField(default=0, help_text="Held plus charged through this key, in units.")
     allowed_models = models.JSONField(default=list, blank=True, help_text="Empty: every model.")
     allowed_ips = models.JSONField(default=list, blank=True, help_text="IPs or CIDRs; empty: anywhere.")
-    # Rate limits of this key alone (videos/limits.py); blank: unlimited.
-    rpm_limit = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Creates per minute; blank: unlimited."
-    )
-    max_in_flight = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        help_text="Tasks queued or in progress at once; blank: unlimited.",
-    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
