@@ -3,9 +3,17 @@
 Fixtures live in the conftest.py files; everything here is an ordinary function or constant.
 """
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
+import httpx
 import time_machine
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -100,3 +108,33 @@ def drive(task_or_id, times=10):
             traveller.shift(120)
             services.poll_once()
     return VideoTask.objects.get(pk=pk)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(env, *options):
+    """A real gunicorn serving the gateway with ``env`` (its own database), on a free port, in its own
+    process group; returns (process, url) once it answers. Stop it with ``os.killpg(process.pid, ...)``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", *options],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/v1/models", timeout=2)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError("gunicorn did not start within 60 s")

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.helpers import USD
+from tests.helpers import USD, start_gunicorn
 
 OUTAGE_SECONDS = 4
 
@@ -89,12 +89,6 @@ class TcpProxy:
                     pass
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def outage_gateway(tmp_path):
     """A real gunicorn on its own PostgreSQL database, reached through the proxy."""
@@ -136,26 +130,7 @@ def outage_gateway(tmp_path):
     manage("apply", str(tmp_path / "config.json"))
     key = manage("issue_key", "acme").strip().splitlines()[-1]
 
-    port = free_port()
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-        + ["--worker-class", "gthread", "--workers", "1", "--threads", "4"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/v1/models", timeout=2)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        pytest.fail("gunicorn did not start")
+    web, url = start_gunicorn(env, "--worker-class", "gthread", "--workers", "1", "--threads", "4")
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     try:
         yield client, proxy, manage, env

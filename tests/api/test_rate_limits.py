@@ -4,7 +4,6 @@ answer is 429 in the dialect's shape with Retry-After and x-ratelimit-* headers,
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from accounts import ratelimit
 from accounts.models import ApiKey, AuditEntry, LedgerEntry, RateCounter, Tenant
 from accounts.services import issue_key
 from channels.apply import ApplyError, apply_config
-from tests.helpers import USD, client_for, make_task, signed_in
+from tests.helpers import USD, client_for, make_task, signed_in, start_gunicorn
 from videos.models import VideoTask
 
 pytestmark = pytest.mark.django_db
@@ -262,12 +261,6 @@ def test_staff_set_tenant_and_key_limits_on_the_tenant_page(tenant, key, users):
 # --- across two gunicorn workers -------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def two_workers(tmp_path):
     """A real gunicorn with two worker processes on its own SQLite database."""
@@ -293,27 +286,8 @@ def two_workers(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     manage("apply", str(tmp_path / "config.json"))
     keys = {"rpm": manage("issue_key", "acme", "--rpm", "5"), "in_flight": manage("issue_key", "beta")}
-    port, log = free_port(), tmp_path / "access.log"
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "2", "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/v1/models", timeout=2)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        os.killpg(web.pid, signal.SIGKILL)
-        pytest.fail("gunicorn did not start")
+    log = tmp_path / "access.log"
+    web, url = start_gunicorn(env, "--workers", "2", "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s")
     try:
         yield url, keys, log
     finally:
