@@ -5,6 +5,10 @@ current tenant (chosen with the switcher, else their first); staff pages answer 
 everyone else, so their existence is not advertised.
 """
 
+import re
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from django import forms
@@ -84,8 +88,78 @@ def record(request, action, target, **detail):
 
 
 def paginate(request, queryset, per_page=PAGE_SIZE):
-    """One page of a list, from ``?page=`` (rendered by templates/_pagination.html)."""
+    """One page of a short list, from ``?page=`` (rendered by templates/_pagination.html). It counts
+    the rows on every view and skips to page N with OFFSET: fine for hundreds of rows; lists that
+    grow without bound (tasks) page by cursor instead (CursorPage)."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+# --- Cursor paging: newest first by (created_at, id), no COUNT, no OFFSET ---------------------
+# A cursor names the row a page starts after: ``?before=`` the last row shown (the Older link) or
+# ``?after=`` the first (the Newer link). It is opaque to people but not secret: the query it
+# feeds stays scoped to the viewer's rows, so a forged one can only move them along their own
+# list, and a malformed one is ignored (the list starts at the newest row again).
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+CURSOR_FORMAT = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,19})")
+MAX_ID = 2**63 - 1  # a BigAutoField
+
+
+def encode_cursor(created_at, pk):
+    """The opaque cursor of the row (``created_at``, ``pk``): base64 of its microseconds since 1970 and id."""
+    micros = (created_at - EPOCH) // MICROSECOND
+    return urlsafe_b64encode(f"{micros}.{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value):
+    """(created_at, id) from a cursor made by encode_cursor; None for anything else."""
+    if not value or len(value) > 60:
+        return None
+    try:
+        match = CURSOR_FORMAT.fullmatch(urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii"))
+        if match is None or not 0 < int(match[2]) <= MAX_ID:
+            return None
+        return EPOCH + int(match[1]) * MICROSECOND, int(match[2])
+    except (ValueError, OverflowError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+
+
+def cursor_from(request):
+    """The request's cursor: ("before" | "after", (created_at, id)), or (None, None) for the newest rows.
+    A ``?page=`` from before the lists paged by cursor is ignored the same way."""
+    for direction in ("before", "after"):
+        position = decode_cursor(request.GET.get(direction))
+        if position is not None:
+            return direction, position
+    return None, None
+
+
+@dataclass
+class CursorPage:
+    """One page of a list by cursor, as templates/_pagination.html renders it: ``newer`` and ``older``
+    are the cursors of the neighbouring pages ("" where there is none)."""
+
+    object_list: list
+    newer: str = ""
+    older: str = ""
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self):
+        return len(self.object_list)
+
+    @classmethod
+    def of(cls, rows, *, has_newer, has_older):
+        """The page of ``rows`` (newest first, objects with ``created_at`` and ``pk``)."""
+        if not rows:
+            return cls([])
+        return cls(
+            rows,
+            newer=encode_cursor(rows[0].created_at, rows[0].pk) if has_newer else "",
+            older=encode_cursor(rows[-1].created_at, rows[-1].pk) if has_older else "",
+        )
 
 
 class ThrottledLoginForm(AuthenticationForm):

@@ -8,6 +8,7 @@ ledger row in the same transaction; a task has one hold and at most one settleme
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import secrets
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from . import crypto
 from .models import ApiKey, LedgerEntry, Tenant, WebhookEndpoint, random_token
+from .prepared import Prepared
 
 KEY_PREFIX = "sk-"
 LAST_USED_GRANULARITY = timedelta(seconds=60)
@@ -43,7 +45,12 @@ class KeySpendLimitReached(BillingError):
 def _pepper():
     if settings.GATEWAY_KEY_PEPPER:
         return settings.GATEWAY_KEY_PEPPER.encode()
-    return hmac.new(settings.SECRET_KEY.encode(), b"gateway api key pepper", hashlib.sha256).digest()
+    return _derived_pepper(settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)  # once per SECRET_KEY, not on every request
+def _derived_pepper(secret_key):
+    return hmac.new(secret_key.encode(), b"gateway api key pepper", hashlib.sha256).digest()
 
 
 def hash_secret(secret):
@@ -82,6 +89,9 @@ def issue_key(
     return api_key, f"{KEY_PREFIX}{lookup}{secret}"
 
 
+_KEY_BY_LOOKUP = Prepared(lambda lookup: ApiKey.objects.select_related("tenant").filter(lookup=lookup), "<lookup>")
+
+
 def find_key(plaintext):
     """Return the ApiKey for a presented plaintext, or None. Unknown and wrong look alike."""
     if not plaintext or not plaintext.startswith(KEY_PREFIX):
@@ -90,7 +100,9 @@ def find_key(plaintext):
     if len(body) != ApiKey.LOOKUP_LENGTH + ApiKey.SECRET_LENGTH:
         return None
     lookup, secret = body[: ApiKey.LOOKUP_LENGTH], body[ApiKey.LOOKUP_LENGTH :]
-    api_key = ApiKey.objects.select_related("tenant").filter(lookup=lookup).first()
+    # One query for the key and its tenant, on every request: read fresh, so a revoked key, a disabled
+    # tenant or a changed limit takes effect at once (only the SQL is compiled once).
+    api_key = _KEY_BY_LOOKUP.get(lookup)
     expected = api_key.secret_hash if api_key else "0" * 64
     if not hmac.compare_digest(expected, hash_secret(secret)) or api_key is None:
         return None

@@ -32,6 +32,11 @@ class Channel(models.Model):
     options = models.JSONField(default=dict, blank=True, help_text="Vendor-specific options.")
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # The vendor answered a poll with 429 (too many requests): none of the channel's tasks is polled
+    # before poll_paused_until (its Retry-After), while other channels' are at full speed; the reason
+    # is for operators.
+    poll_paused_until = models.DateTimeField(null=True, blank=True, editable=False)
+    poll_paused_reason = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.crypto import CredentialsUnreadable
@@ -117,6 +118,17 @@ def note_failure(channel, message, *, disable=False):
     Channel.objects.filter(pk=channel.pk).update(**fields)
     if disable:
         AuditEntry.objects.create(action="channel.auto_disabled", target=channel.name, detail={"reason": message[:500]})
+
+
+def pause_polling(channel, until, reason):
+    """Poll none of ``channel``'s tasks before ``until`` (its vendor answered 429): the poller's claims
+    leave them alone meanwhile. A pause reaching further already stays."""
+    Channel.objects.filter(pk=channel.pk).filter(
+        Q(poll_paused_until__isnull=True) | Q(poll_paused_until__lt=until)
+    ).update(poll_paused_until=until, poll_paused_reason=reason[:300])
+    channel.poll_paused_until = max(until, channel.poll_paused_until or until)
+    log.warning("Polling of channel %s paused until %s: %s", channel.name, until.isoformat(), reason)
+    return channel.poll_paused_until
 
 
 CHECK_FAILURES = {

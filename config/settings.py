@@ -122,8 +122,10 @@ TEMPLATES = [
     },
 ]
 
+# Both databases keep a connection open across requests for up to a minute (reopening one cost more
+# than the rest of a status read) and check it is still usable when a request picks it up again.
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
     # One test database per test run, so two runs against one server do not collide.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("PG_TEST_DATABASE", f"test_gateway_{os.getpid()}")}
 else:
@@ -141,6 +143,8 @@ else:
             # A file, not memory: live-server tests share it across threads. One per test run,
             # so two runs on one checkout do not share (and break) each other's database.
             "TEST": {"NAME": os.environ.get("SQLITE_TEST_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))},
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -250,6 +254,9 @@ GATEWAY_ALLOW_UNPRICED = env_bool("GATEWAY_ALLOW_UNPRICED", False)
 GATEWAY_TASK_DEADLINE_SECONDS = env_int("GATEWAY_TASK_DEADLINE_SECONDS", 6 * 3600)
 # How long one scheduled poll tick keeps picking due tasks before it returns.
 GATEWAY_TICK_SECONDS = env_int("GATEWAY_TICK_SECONDS", 50)
+# Polls in flight at once in each poller process (the scheduled tick in each worker, `manage.py poll`),
+# each on a thread with its own database connection.
+GATEWAY_POLL_CONCURRENCY = env_int("GATEWAY_POLL_CONCURRENCY", 16)
 # Timeouts for every upstream HTTP call (seconds).
 GATEWAY_UPSTREAM_CONNECT_TIMEOUT = env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 10)
 GATEWAY_UPSTREAM_TIMEOUT = env_int("GATEWAY_UPSTREAM_TIMEOUT", 60)

@@ -12,6 +12,7 @@ from accounts import services as money
 from accounts.models import Membership
 from channels.models import Channel, Price
 from tests.helpers import USD, client_for, make_tenant, poll_horizon
+from tests.simulators.kling import KlingSimulator
 from tests.simulators.openai import OpenAISimulator
 from videos import services
 
@@ -117,3 +118,16 @@ def poller():
     yield
     stop.set()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def kling(db):
+    """A Kling channel (AK|SK) on a Kling simulator, serving kling-v1 at 10,000 units a second;
+    ``kling.simulator`` is the simulator."""
+    with KlingSimulator(access_key="ak_test", secret_key="sk_test") as simulator:
+        channel = Channel(name="kling-main", vendor="kling", base_url=simulator.url, served_models=["kling-v1"])
+        channel.credentials = "ak_test|sk_test"
+        channel.save()
+        Price.objects.create(model="kling-v1", per_second=10_000)
+        channel.simulator = simulator
+        yield channel

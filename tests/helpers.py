@@ -14,6 +14,7 @@ from datetime import timedelta
 import httpx
 import time_machine
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -138,3 +139,17 @@ def start_gunicorn(env, *options):
             time.sleep(0.3)
     os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError("gunicorn did not start within 60 s")
+
+
+def subprocess_env(**extra):
+    """The environment of a second process (a worker, ``manage.py poll``) using this test's database,
+    with ``extra`` variables on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_"))}
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(db["NAME"])
+    else:
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        env["DATABASE_URL"] = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env.update(extra)
+    return env

@@ -12,16 +12,14 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, drive, ledger_sum, subprocess_env
 from tests.simulators.base import Response
 from tests.simulators.minimax import MiniMaxSimulator
 from videos import services, storage, tasks
@@ -298,17 +296,6 @@ def test_content_relay_of_an_unreachable_vendor_is_a_502(api, sora):
 # --- a worker killed mid-copy --------------------------------------------------------------
 
 
-def _subprocess_env():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
-    else:
-        env["SQLITE_PATH"] = str(name)
-    env["GATEWAY_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
-    return env
-
-
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_copy_is_redelivered_and_its_part_swept(api, sora, tenant, settings):
     settings.GATEWAY_SYNC_TASKS = False
@@ -326,7 +313,7 @@ def test_worker_killed_mid_copy_is_redelivered_and_its_part_swept(api, sora, ten
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", f"import datetime; {job}"],
         cwd=settings.BASE_DIR,
-        env=_subprocess_env(),
+        env=subprocess_env(GATEWAY_MEDIA_ROOT=str(settings.MEDIA_ROOT)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

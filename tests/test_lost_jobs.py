@@ -12,14 +12,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from channels.adaptors import registry
 from channels.adaptors.base import CallContext, TaskRef, VendorTaskMissing, VendorTimeout
 from channels.canonical import CanonicalRequest
 from channels.models import Channel, Price
-from tests.helpers import USD, client_for, drive, ledger_sum
+from tests.helpers import USD, client_for, drive, ledger_sum, subprocess_env
 from tests.simulators.dashscope import DashScopeSimulator
 from tests.simulators.gemini import GeminiSimulator
 from tests.simulators.jimeng import JimengSimulator
@@ -295,18 +294,6 @@ def test_kling_native_replay_in_progress_says_retry_later(api, vendor, monkeypat
     assert replay.status_code == 429 and replay.json()["code"] == 1302 and replay["Retry-After"]
 
 
-def _subprocess_env():
-    """The environment of a second process using this test's database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_"))}
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        env["SQLITE_PATH"] = str(db["NAME"])
-    else:
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        env["DATABASE_URL"] = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return env
-
-
 @pytest.mark.django_db(transaction=True)
 def test_web_worker_killed_mid_submit(sora, key, tenant):
     """A real web worker (a manage.py process serving the create) is SIGKILLed while the vendor hangs:
@@ -323,7 +310,7 @@ def test_web_worker_killed_mid_submit(sora, key, tenant):
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=django_settings.BASE_DIR,
-        env=_subprocess_env(),
+        env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from openai import OpenAI
 
 from channels.adaptors.samples import sample_video_bytes
@@ -91,3 +92,8 @@ def test_fresh_install_serves_a_sandbox_video_end_to_end(gateway, tmp_path):
     failed = client.videos.create_and_poll(model="sandbox-fail", prompt="x", seconds="5", poll_interval_ms=500)
     assert failed.status == "failed"
     assert int(manage("shell", "-c", balance)) == after
+
+
+def test_the_demo_needs_a_role_that_migrates():
+    with pytest.raises(CommandError, match="--role web or all"):
+        call_command("serve", "--role", "worker", "--demo")

@@ -18,7 +18,6 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from openai import OpenAI
 
@@ -38,7 +37,7 @@ from accounts.models import AuditEntry, WebhookEndpoint
 from channels import outbound
 from channels.apply import ApplyError, apply_config
 from channels.models import Channel, Price
-from tests.helpers import make_task, submit
+from tests.helpers import make_task, submit, subprocess_env
 from tests.simulators.base import Response
 from tests.simulators.kling import KlingSimulator
 from tests.simulators.receiver import Receiver
@@ -342,17 +341,6 @@ def test_an_endpoint_failing_for_days_is_disabled_and_says_why(tenant, private_o
 # --- workers -----------------------------------------------------------------------------------
 
 
-def subprocess_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
-    else:
-        env["SQLITE_PATH"] = str(name)
-    env.update(GATEWAY_ALLOW_PRIVATE_URLS="true", **extra)
-    return env
-
-
 def wait_for(condition, seconds, what, process=None):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -375,7 +363,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(tenant, receiver, settings)
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", "from videos import webhooks; webhooks.sweep()"],
         cwd=django_settings.BASE_DIR,
-        env=subprocess_env(GATEWAY_SYNC_TASKS="true", GATEWAY_WEBHOOK_TIMEOUT="60"),
+        env=subprocess_env(GATEWAY_ALLOW_PRIVATE_URLS="true", GATEWAY_SYNC_TASKS="true", GATEWAY_WEBHOOK_TIMEOUT="60"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -415,7 +403,12 @@ def test_a_dead_endpoint_does_not_delay_another_tenants_delivery(tenant, other_t
         cluster = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=django_settings.BASE_DIR,
-            env=subprocess_env(GATEWAY_WEBHOOK_TIMEOUT="30", GATEWAY_WORKERS="3", GATEWAY_TICK_SECONDS="0"),
+            env=subprocess_env(
+                GATEWAY_ALLOW_PRIVATE_URLS="true",
+                GATEWAY_WEBHOOK_TIMEOUT="30",
+                GATEWAY_WORKERS="3",
+                GATEWAY_TICK_SECONDS="0",
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,5 +1,6 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant, WebhookEndpoint, random_token
@@ -24,6 +25,26 @@ def without_surrogates(value):
     return value
 
 
+class _RowComparison:
+    """``(a, b) < (x, y)`` as one row-value comparison, which an index on (a, b) range-scans.
+    Django's tuple lookups spell it out as ``a < x OR (a = x AND b < y)`` on SQLite (its backend
+    claims no row values), which neither SQLite nor PostgreSQL can seek with; SQLite has had row
+    values since 3.15 and PostgreSQL always, the two databases the gateway runs on."""
+
+    def as_sql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs_sql} {self.operator} {rhs_sql}", (*lhs_params, *rhs_params)
+
+
+class RowLessThan(_RowComparison, TupleLessThan):
+    operator = "<"
+
+
+class RowGreaterThan(_RowComparison, TupleGreaterThan):
+    operator = ">"
+
+
 class VideoTaskQuerySet(models.QuerySet):
     def for_tenant(self, tenant):
         """Every tenant-facing read starts here; deleted videos are gone for clients."""
@@ -31,6 +52,21 @@ class VideoTaskQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(status__in=VideoTask.ACTIVE)
+
+    def with_remix_source(self):
+        """Each task with ``remixed_from_public_id``, the one value of its source a client sees,
+        joined in the same query instead of the source's whole row."""
+        return self.annotate(remixed_from_public_id=F("remixed_from__public_id"))
+
+    def newest_first(self, descending=True):
+        """In list order, newest first (or oldest first): the order of the index task_tenant_recent."""
+        return self.order_by(*(("-created_at", "-id") if descending else ("created_at", "id")))
+
+    def past(self, created_at, pk, descending=True):
+        """The tasks after the one at (``created_at``, ``pk``) in newest_first(descending) order,
+        ties on created_at broken by id, as a row-value comparison the index can seek to."""
+        comparison = RowLessThan if descending else RowGreaterThan
+        return self.filter(comparison((F("created_at"), F("id")), (created_at, pk)))
 
 
 class VideoTask(models.Model):
@@ -128,6 +164,18 @@ class VideoTask(models.Model):
             ),
             # Tenant history, newest first, and the OpenAI list cursor (tenant, created_at, id).
             models.Index(fields=["tenant", "-created_at", "-id"], name="task_tenant_recent"),
+            # The task list's filters, each page one range scan from its cursor (videos.views.task_list):
+            # by status, by model, by key (which implies its tenant). Without them a rare value (running
+            # tasks, a retired model, a new key) walks all the tenant's tasks looking for a page of
+            # matches. Status and model lead so the staff list (every tenant) can use them for a rare one.
+            models.Index(fields=["status", "tenant", "-created_at", "-id"], name="task_status_recent"),
+            models.Index(fields=["model", "tenant", "-created_at", "-id"], name="task_model_recent"),
+            models.Index(fields=["api_key", "-created_at", "-id"], name="task_key_recent"),
+            # The staff task list, every tenant's tasks newest first. Partial on a condition every row
+            # meets, so only a query stating it (videos.staff.task_list) can use it: offered to a
+            # tenant's list, the planner would take it (it expects the tenant's tasks spread evenly
+            # over time) and, for a big tenant quiet for months, walk everyone's newer tasks first.
+            models.Index(fields=["-created_at", "-id"], name="task_recent", condition=Q(id__gt=0)),
             # The deadline sweep over active tasks.
             models.Index(
                 fields=["deadline_at"], name="task_deadline", condition=Q(status__in=["queued", "in_progress"])

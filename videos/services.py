@@ -13,11 +13,10 @@ import json
 import logging
 import math
 import secrets
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -43,11 +42,13 @@ from channels.models import Channel
 
 from . import limits, metrics, storage, webhooks
 from .errors import BILLING, INVALID, PERMISSION, SERVER, UPSTREAM, GatewayError
-from .models import Heartbeat, VideoTask
+from .models import VideoTask
 
 log = logging.getLogger(__name__)
 
 POLL_LEASE = timedelta(seconds=120)  # a claimed task is re-polled after this if its worker died
+# A vendor's 429 to a poll pauses polling of its channel for the Retry-After it sent, else this many seconds.
+RATE_LIMIT_PAUSE = 30
 # A task being delivered (videos/delivery.py) is taken again after this if its worker died; the
 # worker copying renews it while bytes arrive.
 DELIVERY_LEASE = timedelta(minutes=3)
@@ -456,13 +457,43 @@ def finish(
 # --- Polling -------------------------------------------------------------------------
 
 
+def paused_channels(now):
+    """The channels whose polling is paused at ``now`` (their vendor answered 429): id -> until."""
+    return dict(Channel.objects.filter(poll_paused_until__gt=now).values_list("pk", "poll_paused_until"))
+
+
+def _due(now, paused=None):
+    """Active tasks whose next poll is due, but those of a paused channel (``paused``, else read) that
+    would call its vendor's API: a video the vendor finished is delivered from its URL all the same."""
+    paused = paused_channels(now) if paused is None else paused
+    due = VideoTask.objects.active().filter(next_poll_at__lte=now)
+    if paused:
+        due = due.exclude(channel_id__in=list(paused), vendor_completed_at__isnull=True)
+    return due
+
+
 def due_task_ids(now, limit=50):
-    return list(
-        VideoTask.objects.active()
-        .filter(next_poll_at__lte=now)
-        .order_by("next_poll_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return list(_due(now).order_by("next_poll_at").values_list("pk", flat=True)[:limit])
+
+
+def claim_due(now, limit, *, paused=None, channel=None):
+    """Take up to ``limit`` due tasks for polling in one transaction, the longest due first, with their
+    channels. As claim() does, each one's next poll is pushed POLL_LEASE out before any vendor call.
+    On PostgreSQL the rows are locked SKIP LOCKED, so pollers on other machines take other tasks at the
+    same moment instead of waiting (SQLite has one writer at a time). With ``channel``: only its tasks
+    with a vendor job to ask about (the top-up of one Adaptor.poll_many() call)."""
+    lease = now + POLL_LEASE
+    due = _due(now, paused)
+    if channel is not None:
+        due = due.filter(channel=channel, vendor_completed_at__isnull=True).exclude(vendor_task_id="")
+    with transaction.atomic():
+        locked = due.select_related("channel").select_for_update(skip_locked=True, of=("self",))
+        tasks = list(locked.order_by("next_poll_at")[:limit])
+        if tasks:
+            VideoTask.objects.filter(pk__in=[task.pk for task in tasks]).update(next_poll_at=lease)
+    for task in tasks:
+        task.next_poll_at = lease
+    return tasks
 
 
 def claim(task_id, now):
@@ -475,6 +506,22 @@ def claim(task_id, now):
         next_poll_at=now + POLL_LEASE
     )
     return task if claimed else None
+
+
+def release(task, due_at):
+    """Give back a claimed task without polling it, due at ``due_at`` (its channel was paused since the
+    claim, or its poller is stopping); nothing happens if it changed hands meanwhile."""
+    VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE, next_poll_at=task.next_poll_at).update(
+        next_poll_at=due_at
+    )
+
+
+def pause_channel(channel, exc):
+    """The vendor answered 429 (``exc``): poll none of the channel's tasks for its Retry-After, or
+    RATE_LIMIT_PAUSE seconds without one. Returns when the pause ends."""
+    seconds = RATE_LIMIT_PAUSE if exc.retry_after is None else max(1, exc.retry_after)
+    until = timezone.now() + timedelta(seconds=seconds)
+    return routing.pause_polling(channel, until, f"{channel.adaptor.label} answered 429 to a poll: {exc.message}")
 
 
 def _backoff(task):
@@ -508,6 +555,14 @@ def poll_task(task, learned_by=LEARNED_BY_POLL):
         _vendor_missing(task, exc.message)
         return
     except AdaptorError as exc:
+        if exc.rate_limited:
+            # Too many requests from this account, nothing about the task: it is due again when the
+            # channel's pause ends, and counts no error.
+            until = pause_channel(channel, exc)
+            VideoTask.objects.filter(pk=task.pk, status__in=VideoTask.ACTIVE, vendor_completed_at__isnull=True).update(
+                next_poll_at=until
+            )
+            return
         if isinstance(exc, VendorAuthFailed):
             routing.note_failure(channel, f"Credentials rejected while polling: {exc.message}", disable=True)
         else:
@@ -518,6 +573,11 @@ def poll_task(task, learned_by=LEARNED_BY_POLL):
         log.exception("Polling %s failed", task.public_id)
         _poll_later(task, errored=True)
         return
+    answered(task, result, learned_by)
+
+
+def answered(task, result, learned_by=LEARNED_BY_POLL):
+    """Act on what the vendor said about a task, asked alone (poll()) or with others (poll_many())."""
     if task.vendor_missing:  # the vendor knows the task again: a "not found" is confirmed only in a row
         VideoTask.objects.filter(pk=task.pk).update(vendor_missing=0)
         task.vendor_missing = 0
@@ -574,8 +634,11 @@ def reconcile_task(task):
         if _adopt(task, channel, jobs):
             return
     except AdaptorError as exc:
-        routing.note_failure(channel, f"Looking up a submit that timed out failed: {exc.message}")
-        errored = True
+        if exc.rate_limited:
+            pause_channel(channel, exc)  # not the task's error; its next look waits for the pause
+        else:
+            routing.note_failure(channel, f"Looking up a submit that timed out failed: {exc.message}")
+            errored = True
     except Exception:
         log.exception("Looking up %s at %s failed", task.public_id, channel.name)
         errored = True
@@ -695,7 +758,8 @@ def expire_overdue(now):
     window = timedelta(seconds=settings.GATEWAY_DELIVERY_WINDOW_SECONDS)
     overdue = VideoTask.objects.active().filter(deadline_at__lte=now).exclude(vendor_completed_at__gt=now - window)
     for task in overdue:
-        expired += finish(
+        expired += _settle_one(
+            finish,
             task,
             VideoTask.Status.FAILED,
             error_code="deadline_exceeded",
@@ -707,46 +771,42 @@ def expire_overdue(now):
         vendor_task_id="", reconcile_until__isnull=True, created_at__lte=now - submit_grace()
     )
     for task in stuck:
-        expired += _interrupt(task)
+        expired += _settle_one(_interrupt, task)
     return expired
 
 
+def _settle_one(settle, task, *args, **kwargs):
+    """One task's settlement failing (a broken invariant on its row) must not keep every other
+    overdue task from being settled: it is logged loudly and tried again at the next sweep. A
+    database outage is not one task's problem: it goes up to the poll loop."""
+    try:
+        return settle(task, *args, **kwargs)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        log.exception("Settling overdue task %s failed; tried again at the next sweep", task.public_id)
+        return 0
+
+
 def poll_once(now=None, limit=50):
-    """One pass: expire overdue tasks, poll every due one this worker can claim, queue due webhooks."""
+    """One pass in the calling thread: expire overdue tasks, poll the due ones this worker can claim
+    (several of one channel in one call where its vendor can), queue due webhooks."""
+    from . import polling  # the poll loop builds on this module
+
     now = now or timezone.now()
     expire_overdue(now)
-    polled = 0
-    for task_id in due_task_ids(now, limit):
-        task = claim(task_id, now)
-        if task is not None:
-            poll_task(task)
-            polled += 1
+    polled = polling.poll_due(now, limit)
     webhooks.sweep()  # queue the webhook deliveries that are due, each as its own job
     return polled
 
 
 def run_tick(seconds=None):
-    """The scheduled entry point: keep polling due tasks for ``seconds``, then return."""
+    """The scheduled entry point: keep polling due tasks for ``seconds`` (many at once, each on a
+    thread of its own: videos/polling.py), then return how many were polled."""
+    from . import polling  # the poll loop builds on this module
+
     seconds = settings.GATEWAY_TICK_SECONDS if seconds is None else seconds
-    stop_at = time.monotonic() + seconds
-    polled = 0
-    while True:
-        try:
-            Heartbeat.beat("poller")
-            polled += poll_once()
-        except (OperationalError, InterfaceError) as exc:
-            # The database went away (restart, failover, network): keep the tick alive and retry
-            # on a fresh connection, so polling resumes as soon as it is back, not at the next tick.
-            log.warning("Poll tick: database unavailable (%s); retrying", exc)
-            _reset_connection()
-        if time.monotonic() >= stop_at:
-            return polled
-        time.sleep(min(1.0, max(0.0, stop_at - time.monotonic())))
-
-
-def _reset_connection():
-    if not connection.in_atomic_block:
-        connection.close()
+    return polling.Poller().run(seconds)
 
 
 # --- Client reads --------------------------------------------------------------------

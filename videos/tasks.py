@@ -9,7 +9,8 @@ TICK_SCHEDULE = "videos.poll-tick"
 
 def poll_tick():
     """Scheduled every minute; sweeps the copies dead workers left, then polls due tasks for
-    GATEWAY_TICK_SECONDS."""
+    GATEWAY_TICK_SECONDS, many at once (videos/polling.py). A ``manage.py poll`` running beside the
+    cluster shares the work through the same claims."""
     storage.sweep_partial()
     return services.run_tick()
 

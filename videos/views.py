@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.dashboard import paginate, tenant_view, writer_required
+from accounts.dashboard import CursorPage, cursor_from, paginate, tenant_view, writer_required
 from accounts.models import WebhookEndpoint
 from accounts.services import format_units
 from channels.adaptors.base import AdaptorError
@@ -56,29 +56,39 @@ def explain_error(task):
     return ERROR_EXPLANATIONS.get(task.error_code, UNKNOWN_ERROR)
 
 
+def cursor_page(request, tasks, per_page):
+    """One page of ``tasks`` (filtered, not ordered) newest first, at the request's cursor: one query
+    for per_page + 1 rows (the extra one tells whether older rows follow), which the indexes on
+    (…, created_at, id) answer by a range scan however deep the page. No count, no OFFSET."""
+    direction, position = cursor_from(request)
+    if direction == "before":
+        rows = list(tasks.past(*position).newest_first()[: per_page + 1])
+        if rows:
+            return CursorPage.of(rows[:per_page], has_newer=True, has_older=len(rows) > per_page)
+    elif direction == "after":
+        rows = list(tasks.past(*position, descending=False).newest_first(False)[: per_page + 1])
+        if len(rows) > per_page:
+            return CursorPage.of(rows[:per_page][::-1], has_newer=True, has_older=True)
+        # Fewer newer rows than a page: they are the top of the list, shown as the newest page, whole.
+    # No cursor (or one past the end of the list: rows deleted since, or a made-up one): the newest rows.
+    rows = list(tasks.newest_first()[: per_page + 1])
+    return CursorPage.of(rows[:per_page], has_newer=False, has_older=len(rows) > per_page)
+
+
 def _task_page(request):
     form = TenantTaskFilterForm(request.GET, tenant=request.tenant)
     tasks = form.filter(VideoTask.objects.for_tenant(request.tenant).select_related("api_key"))
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
-    return form, page
+    return form, cursor_page(request, tasks, PAGE_SIZE)
 
 
 @tenant_view
 @require_safe
 def task_list(request):
     form, page = _task_page(request)
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "videos/task_list.html",
-        {
-            "nav": "tasks",
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "filtered": any(value for value in query.values()),
-        },
+        {"nav": "tasks", "form": form, "page": page, "filtered": any(request.GET.get(name) for name in form.fields)},
     )
 
 

@@ -14,7 +14,8 @@ Errors tell the core what happened, which decides routing and money:
 - VendorAuthFailed: the vendor rejected our credentials. -> channel auto-disabled,
   next channel tried.
 - VendorUnavailable: the vendor provably did not take the job (connection refused,
-  429, 5xx, account out of credit). -> next channel tried.
+  429, 5xx, account out of credit). -> next channel tried. A 429 to a poll pauses polling of
+  the channel for the error's ``retry_after`` (the vendor's Retry-After header).
 - VendorTimeout: the request may have reached the vendor. -> not resent anywhere (no
   duplicate jobs). An adaptor with ``supports_find`` gets the job looked up (find()) for a
   few minutes and adopted if the vendor has it; otherwise, or if it never shows up, the task
@@ -27,13 +28,21 @@ Errors tell the core what happened, which decides routing and money:
   or refuses because the job has started or finished. -> 409 to the client, nothing changes.
   Any other error from cancel() is one of the kinds above, and the task is left as it was.
 
+Many at once: an adaptor with ``supports_poll_many`` answers several tasks of one channel in one
+call (the vendor's task list, poll_many()); the core uses it when it claims several due tasks of
+the channel together and polls the ones it left out with poll().
+
 Callbacks: an adaptor with ``supports_callback`` sends ``CallContext.callback_url`` (set only when
 the operator configured GATEWAY_PUBLIC_URL) in its create body. A callback is a hint that makes the
 core poll the task at once; only an adaptor with ``signs_callbacks`` has its payload trusted, after
 verify_callback() checked the vendor's signature (CallbackRejected otherwise).
 """
 
+import math
+import time
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 from .. import metrics
 from ..canonical import CanonicalRequest, RequestInvalid
@@ -43,18 +52,26 @@ IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"  # poll(): the vendor reports the job cancelled (by cancel() or at the vendor)
+RETRY_AFTER_MAX = 600  # seconds: a vendor's Retry-After is believed up to this long
 
 
 class AdaptorError(Exception):
-    """Base of vendor-side failures. ``code`` is the vendor's own code when it gave one."""
+    """Base of vendor-side failures. ``code`` is the vendor's own code when it gave one;
+    ``retry_after`` the seconds its Retry-After header asked for (retry_after_seconds()), if any."""
 
     kind = "vendor_error"
 
-    def __init__(self, message, *, code=None, http_status=None):
+    def __init__(self, message, *, code=None, http_status=None, retry_after=None):
         super().__init__(message)
         self.message = message
         self.code = code
         self.http_status = http_status
+        self.retry_after = retry_after
+
+    @property
+    def rate_limited(self):
+        """The vendor answered 429: too many requests from this account, whatever the request."""
+        return self.http_status == 429
 
 
 class VendorRejected(AdaptorError):
@@ -238,6 +255,8 @@ class Adaptor:
     supports_callback = False
     # The vendor signs its callbacks: verify_callback() checks them and its payload is trusted.
     signs_callbacks = False
+    # poll_many() answers several tasks of one channel in one call (the vendor's task list).
+    supports_poll_many = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -276,6 +295,14 @@ class Adaptor:
         raise NotImplementedError
 
     def poll(self, ctx: CallContext, ref: TaskRef) -> PollResult:
+        raise NotImplementedError
+
+    def poll_many(self, ctx: CallContext, refs: list[TaskRef], since: float) -> dict[str, PollResult]:
+        """Only with ``supports_poll_many``: what the vendor says of as many of ``refs`` as a few calls
+        can tell, by vendor task id. ``since`` is the Unix time none of them was submitted before (allow
+        for clock skew), where listing newest first may stop. A ref left out is polled with poll();
+        being left out never means the vendor does not know the task (only poll()'s VendorTaskMissing
+        does). Raises as poll() does when a call fails."""
         raise NotImplementedError
 
     def lookup_state(self, request: CanonicalRequest, upstream_model: str, plan: Plan) -> dict:
@@ -339,7 +366,7 @@ class Adaptor:
         if status in (401, 403):
             return VendorAuthFailed(message, code=code, http_status=status)
         if status == 429 or status >= 500:
-            return VendorUnavailable(message, code=code, http_status=status)
+            return VendorUnavailable(message, code=code, http_status=status, retry_after=retry_after_seconds(response))
         return VendorRejected(message, code=code, http_status=status, moderation=moderation)
 
     @staticmethod
@@ -351,6 +378,25 @@ class Adaptor:
                 f"The vendor answered HTTP {response.status_code} with a body that is not JSON",
                 http_status=response.status_code,
             ) from None
+
+
+def retry_after_seconds(response, now=None):
+    """The wait a response's Retry-After header asks for, in whole seconds (delay-seconds or an
+    HTTP-date), at most RETRY_AFTER_MAX; None when there is none or it cannot be read."""
+    value = (response.headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        seconds = int(value)
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:  # "-0000": no zone stated; an HTTP-date is GMT
+            moment = moment.replace(tzinfo=UTC)
+        seconds = math.ceil(moment.timestamp() - (time.time() if now is None else now))
+    return min(max(seconds, 0), RETRY_AFTER_MAX)
 
 
 def declare_capabilities(modes, durations, resolutions, *, sizes=(), aspect_ratios=(), audio=False):

@@ -5,6 +5,10 @@ HS256 JWT (iss=AK, exp=now+1800, nbf=now-5) signed with SK.
 Kling answers ``{code, message, request_id}`` and sometimes reports an error with HTTP 200,
 so the ``code`` decides, whatever the HTTP status.
 
+Many at once: poll_many() reads the task list of each family (``GET /v1/videos/{family}?pageNum=
+&pageSize=``, newest first, the same task objects a query answers), at most POLL_MANY_PAGES pages of
+Kling's largest size, and stops once it has seen every task asked about or reached older ones.
+
 External id: every create carries our task id as ``external_task_id`` (unique per account, as
 Kling wants), so a create that times out can be found again in the task list (find()) and
 adopted instead of being left running unrecorded. A client's own ``external_task_id`` is kept
@@ -40,6 +44,7 @@ from .base import (
     VendorTaskMissing,
     VendorUnavailable,
     declare_capabilities,
+    retry_after_seconds,
     split_pinned,
 )
 from .common import requested_ratio
@@ -63,6 +68,8 @@ NOT_FOUND = "1203"  # "resource not found": on a task query, Kling does not know
 LIST_PAGE_SIZE = 100  # find() reads the task list of the family, newest first, ...
 LIST_PAGES = 5  # ... up to this many pages, or until a page holds only jobs older than the submit
 CLOCK_SKEW = 600  # seconds: Kling's clock may differ from ours
+POLL_MANY_PAGE_SIZE = 500  # poll_many() reads the task list of a family in Kling's largest pages, ...
+POLL_MANY_PAGES = 20  # ... this many at most (10,000 tasks); a task further down is polled on its own
 
 
 def _b64url(data):
@@ -111,6 +118,7 @@ class Kling(Adaptor):
     )
     poll_interval = 10
     supports_find = True
+    supports_poll_many = True
     supports_callback = True  # callback_url: Kling POSTs the task object on each status change (unsigned)
 
     # --- validation -------------------------------------------------------------------
@@ -238,18 +246,49 @@ class Kling(Adaptor):
         )
 
     def poll(self, ctx, ref):
-        action = ref.state.get("action") if ref.state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
-        url = self._url(ctx, f"/v1/videos/{action}/{ref.vendor_task_id}")
+        url = self._url(ctx, f"/v1/videos/{_family(ref.state)}/{ref.vendor_task_id}")
         try:
             data = self._data(http.request("GET", url, headers=self._headers(ctx)))
         except VendorRejected as exc:
             if exc.code == NOT_FOUND:
                 raise VendorTaskMissing(exc.message, code=exc.code, http_status=exc.http_status) from None
             raise
+        return self._result(data, ref.vendor_task_id)
+
+    def poll_many(self, ctx, refs, since):
+        """The tasks asked about, from the task list of their families (see the module docstring)."""
+        wanted = {}
+        for ref in refs:
+            wanted.setdefault(_family(ref.state), set()).add(ref.vendor_task_id)
+        oldest_ms = (since - CLOCK_SKEW) * 1000
+        results = {}
+        for action, ids in wanted.items():
+            url = self._url(ctx, f"/v1/videos/{action}")
+            for page in range(1, POLL_MANY_PAGES + 1):
+                params = {"pageNum": page, "pageSize": POLL_MANY_PAGE_SIZE}
+                response = http.request("GET", url, headers=self._headers(ctx), params=params)
+                items = [item for item in self._data(response, expect=list) if isinstance(item, dict)]
+                for item in items:
+                    task_id = str(item.get("task_id", ""))
+                    if task_id in ids and task_id not in results:
+                        try:
+                            results[task_id] = self._result(item, task_id)
+                        except VendorError:
+                            pass  # left to its own poll, which reports what is wrong with it
+                if (
+                    ids.issubset(results)
+                    or len(items) < POLL_MANY_PAGE_SIZE
+                    or all(_number(item.get("created_at")) < oldest_ms for item in items)
+                ):
+                    break
+        return results
+
+    def _result(self, data, task_id):
+        """A task object (a query's ``data``, an item of the task list) as a PollResult."""
         raw = str(data.get("task_status", ""))
         status = STATUS.get(raw)
         if status is None:
-            log.warning("Kling task %s has an unknown task_status %r; still waiting", ref.vendor_task_id, raw)
+            log.warning("Kling task %s has an unknown task_status %r; still waiting", task_id, raw)
             return PollResult(status=IN_PROGRESS, vendor_status=raw)
         result = PollResult(status=status, vendor_status=raw)
         if status == COMPLETED:
@@ -270,7 +309,7 @@ class Kling(Adaptor):
 
     def find(self, ctx, lookup):
         """The job carrying our ``external_task_id``, from the task list of its family."""
-        action = lookup.state.get("action") if lookup.state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
+        action = _family(lookup.state)
         oldest_ms = (lookup.since - CLOCK_SKEW) * 1000
         url = self._url(ctx, f"/v1/videos/{action}")
         for page in range(1, LIST_PAGES + 1):
@@ -326,10 +365,16 @@ class Kling(Adaptor):
         message = f"Kling error {code}: {body.get('message') or 'no message'}"
         error = error_for_code(code, message, status) if isinstance(code, int) and code else None
         if error is not None:
+            error.retry_after = retry_after_seconds(response)  # Kling's 1302/1303 come as HTTP 429
             raise error
         if status >= 300:
             raise self.classify_http_error(response, message, code=None if code is None else str(code))
         raise VendorError(f"Kling answered with code {code!r} and no task data", http_status=status)
+
+
+def _family(state):
+    """The path family a task was created on (kept in its state at submit), text2video if unknown."""
+    return state.get("action") if state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
 
 
 def _image(image):

@@ -3,7 +3,8 @@
 
 OpenAI takes no caller's id for a video, so a create that timed out is looked for in the video
 list (``GET /v1/videos``, newest first): a video created since the submit with exactly the model,
-prompt, seconds, size (and remix source) that were sent (find())."""
+prompt, seconds, size (and remix source) that were sent (find()). The same list answers the
+polls of many videos in one call (poll_many()): the videos in flight are the newest."""
 
 import json
 
@@ -43,6 +44,7 @@ MODERATION_CODES = {"moderation_blocked", "content_policy_violation", "content_f
 LIST_LIMIT = 100  # find() reads the video list newest first, this many a page, ...
 LIST_PAGES = 5  # ... up to this many pages, or until the videos are older than the submit
 CLOCK_SKEW = 600  # seconds: OpenAI's clock may differ from ours
+POLL_MANY_PAGES = 10  # poll_many() reads this many pages of the list at most; older videos are polled alone
 
 
 class OpenAIVideos(Adaptor):
@@ -52,6 +54,7 @@ class OpenAIVideos(Adaptor):
     known_models = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
     poll_interval = 5
     supports_find = True
+    supports_poll_many = True
 
     def _url(self, ctx, path):
         base = ctx.base_url.rstrip("/")
@@ -127,7 +130,30 @@ class OpenAIVideos(Adaptor):
         response = http.request("GET", self._url(ctx, f"/videos/{ref.vendor_task_id}"), headers=self._headers(ctx))
         if response.status_code == 404 and _is_error_body(response):  # OpenAI's own "no such video"
             raise VendorTaskMissing(f"OpenAI has no video {ref.vendor_task_id}", http_status=404)
-        body = self._checked(response)
+        return self._result(self._checked(response))
+
+    def poll_many(self, ctx, refs, since):
+        """The videos asked about, from the video list, newest first, until all were seen or the
+        list reaches videos created before ``since``."""
+        wanted = {ref.vendor_task_id for ref in refs}
+        oldest = since - CLOCK_SKEW
+        results, after = {}, None
+        for _ in range(POLL_MANY_PAGES):
+            params = {"limit": LIST_LIMIT, "order": "desc", **({"after": after} if after else {})}
+            response = http.request("GET", self._url(ctx, "/videos"), headers=self._headers(ctx), params=params)
+            page = self._checked(response)
+            videos = [video for video in page.get("data") or [] if isinstance(video, dict)]
+            for video in videos:
+                if video.get("id") in wanted:
+                    results[video["id"]] = self._result(video)
+            after = page.get("last_id")
+            done = wanted.issubset(results) or all(_created(video) < oldest for video in videos)
+            if done or not page.get("has_more") or not after:
+                break
+        return results
+
+    def _result(self, body):
+        """A video object (a retrieve's answer, an item of the list) as a PollResult."""
         raw = str(body.get("status", ""))
         status = STATUS.get(raw)
         if status is None:

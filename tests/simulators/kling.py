@@ -2,7 +2,10 @@
 ``iss``, then nbf and exp), validates the create bodies of text2video and image2video, and
 walks tasks through submitted -> processing -> succeed (or ``script``). The task list of a
 family (``GET /v1/videos/{family}?pageNum=&pageSize=``) answers newest first with each task's
-``task_info.external_task_id``; a task it does not know is 404 code 1203. A create with a
+``task_info.external_task_id`` and each task's state (a listing is a look at every task it shows, as
+a query is); pageNum must be 1-1000 and pageSize 1-500 (code 1201 otherwise), and a task the vendor
+forgot is not listed. A task it does not know is 404 code 1203. ``latency`` delays every answer
+(tests/simulators/latency.py). A create with a
 ``callback_url`` is called back on ``advance()``: Kling POSTs the task object (the CN docs' form,
 unsigned: Kling documents no signature)."""
 
@@ -15,6 +18,7 @@ import time
 import uuid
 
 from .base import Response, SimTask, Simulator
+from .latency import Latency
 
 T2V_MODELS = {"kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master", "kling-v2-5-turbo", "kling-v2-6"}
 I2V_MODELS = T2V_MODELS | {"kling-v1-5", "kling-v2-1"}
@@ -38,7 +42,7 @@ def _b64decode(segment):
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-class KlingSimulator(Simulator):
+class KlingSimulator(Latency, Simulator):
     def __init__(self, access_key="ak_test", secret_key="sk_test"):
         self.keys = {access_key: secret_key}
         self.failure_message = "Failure to pass the risk control system"
@@ -167,9 +171,19 @@ class KlingSimulator(Simulator):
             return error(1201, "pageNum and pageSize must be integers")
         if not (1 <= page <= 1000 and 1 <= size <= 500):
             return error(1201, "pageNum must be 1-1000 and pageSize 1-500")
-        tasks = sorted((t for t in self.tasks.values() if t.kind == action), key=lambda t: t.created, reverse=True)
+        tasks = [t for t in self.tasks.values() if t.kind == action and self.listed(t.id)]
+        tasks.sort(key=lambda t: (t.created, int(t.id)), reverse=True)
         shown = tasks[(page - 1) * size : page * size]
-        return Response(200, self.envelope([self.task_data(t, t.extra.get("status", "submitted")) for t in shown]))
+        data = []
+        for task in shown:
+            task.extra["status"] = self.state_for(task, ["submitted", "processing", "succeed"])
+            data.append(self.task_data(task, task.extra["status"]))
+        return Response(200, self.envelope(data))
+
+    def listed(self, task_id):
+        """Whether the task list shows a task: not while the vendor has forgotten it (a listing uses up
+        none of forget()'s "not found" answers)."""
+        return self._forgotten.get(str(task_id), 0) == 0
 
     def file(self, request, task_id):
         return Response(200, self.video_bytes, {"Content-Type": "video/mp4"})

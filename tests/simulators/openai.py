@@ -1,8 +1,11 @@
-"""OpenAI Videos API simulator: checks the Bearer key and the create body's shape."""
+"""OpenAI Videos API simulator: checks the Bearer key and the create body's shape. The video list
+(``GET /v1/videos?limit=&order=&after=``) is a look at every video it shows, as a retrieve is, and
+leaves out the videos the vendor forgot; ``latency`` delays every answer (tests/simulators/latency.py)."""
 
 import time
 
 from .base import Response, SimTask, Simulator, parse_multipart
+from .latency import Latency
 
 SECONDS = {"4", "8", "12"}
 SIZES = {
@@ -15,7 +18,7 @@ def error(status, message, code, param=None, kind="invalid_request_error"):
     return Response(status, {"error": {"message": message, "type": kind, "param": param, "code": code}})
 
 
-class OpenAISimulator(Simulator):
+class OpenAISimulator(Latency, Simulator):
     def __init__(self, api_key="sk-upstream-test"):
         self.api_key = api_key
         super().__init__()
@@ -108,12 +111,13 @@ class OpenAISimulator(Simulator):
         order = request.query.get("order", "desc")
         if not 1 <= limit <= 100 or order not in ("asc", "desc"):
             return error(400, "Invalid limit or order", "invalid_value")
-        tasks = sorted(self.tasks.values(), key=lambda t: (t.created, t.id), reverse=order == "desc")
+        listed = [t for t in self.tasks.values() if self.listed(t.id)]
+        tasks = sorted(listed, key=lambda t: (t.created, t.id), reverse=order == "desc")
         ids = [t.id for t in tasks]
         after = request.query.get("after")
         start = ids.index(after) + 1 if after in ids else 0
         page = tasks[start : start + limit]
-        data = [self._video(t, t.extra.get("status", "queued")) for t in page]
+        data = [self._video(t, self.state_for(t, ["queued", "in_progress", "completed"])) for t in page]
         first, last = (page[0].id, page[-1].id) if page else (None, None)
         body = {
             "object": "list",
@@ -123,6 +127,11 @@ class OpenAISimulator(Simulator):
             "has_more": start + limit < len(tasks),
         }
         return Response(200, body)
+
+    def listed(self, video_id):
+        """Whether the list shows a video: not while the vendor has forgotten it (a listing uses up
+        none of forget()'s "not found" answers)."""
+        return self._forgotten.get(str(video_id), 0) == 0
 
     def delete(self, request, video_id):
         if not self._authorized(request):

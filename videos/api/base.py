@@ -5,6 +5,7 @@ A dialect subclasses DialectView and says how an error looks on its wire
 """
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -15,6 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.prepared import Prepared
 from channels.canonical import RequestInvalid
 
 from ..errors import (
@@ -154,12 +156,37 @@ class DialectView(APIView):
     def tenant(self):
         return self.request.user.tenant
 
-    def tasks(self):
-        tasks = VideoTask.objects.for_tenant(self.tenant)
-        return tasks.filter(route=self.route) if self.own_route_only else tasks
+    @classmethod
+    def tasks_of(cls, tenant):
+        """The tasks a client of this dialect may see: its tenant's (native dialects: made through them)."""
+        tasks = VideoTask.objects.for_tenant(tenant)
+        return tasks.filter(route=cls.route) if cls.own_route_only else tasks
 
-    def get_task(self, public_id):
-        task = self.tasks().select_related("channel", "remixed_from").filter(public_id=public_id).first()
+    @classmethod
+    def shown_tasks_of(cls, tenant):
+        """tasks_of() with what this dialect's rendering of a task needs from other rows."""
+        return cls.tasks_of(tenant)
+
+    def tasks(self):
+        return self.tasks_of(self.tenant)
+
+    def shown_tasks(self):
+        return self.shown_tasks_of(self.tenant)
+
+    def find_task(self, public_id, *related):
+        """The task ``public_id`` of the key's tenant, or None, in one query compiled once per view
+        (accounts/prepared.py). ``related``: the rows a caller goes on to use (a remix needs the
+        source's channel); a status read needs none."""
+        reader = _task_readers.get((type(self), related))
+        if reader is None:
+            reader = _task_readers[type(self), related] = Prepared(
+                partial(_task_by_id, type(self), related), TENANT_STAND_IN, "<public_id>"
+            )
+        return reader.get(self.tenant.pk, public_id)
+
+    def get_task(self, public_id, *related):
+        """find_task(), or 404."""
+        task = self.find_task(public_id, *related)
         if task is None:
             raise not_found()
         return task
@@ -176,6 +203,17 @@ class DialectView(APIView):
         if not hasattr(data, "get"):
             raise GatewayError(400, "invalid_body", "The request body must be a JSON object or a form.")
         return data
+
+
+TENANT_STAND_IN = -1  # no tenant has this id
+_task_readers = {}  # (view class, related) -> Prepared
+
+
+def _task_by_id(view, related, tenant_id, public_id):
+    tasks = view.shown_tasks_of(tenant_id)
+    if related:  # select_related() without names would join every foreign key
+        tasks = tasks.select_related(*related)
+    return tasks.filter(public_id=public_id)
 
 
 def unknown_route(dialect):

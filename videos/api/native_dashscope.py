@@ -192,7 +192,7 @@ class Task(DashScopeView):
     """Query. An id this key cannot see answers ``UNKNOWN`` with HTTP 200, as DashScope does."""
 
     def get(self, request, task_id):
-        task = self.tasks().filter(public_id=task_id).first()
+        task = self.find_task(task_id)
         body = {"request_id": str(uuid.uuid4())}
         if task is None:
             body["output"] = {"task_id": task_id, "task_status": "UNKNOWN"}

@@ -157,7 +157,7 @@ class Jimeng(DialectView):
     def get_result(self, data):
         task_id = as_text(data.get("task_id"), "task_id", required=True)
         req_key = as_text(data.get("req_key"), "req_key")
-        task = self.tasks().filter(public_id=task_id).first()
+        task = self.find_task(task_id)
         if task is None or (req_key and req_key != task.model):  # Jimeng answers not_found, with success
             return Response(envelope(self.started, {"status": "not_found", "video_url": ""}))
         if task.status in STATUS:

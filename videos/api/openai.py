@@ -1,6 +1,5 @@
 """OpenAI Videos dialect: ``/v1/videos`` as the official ``openai`` SDK speaks it."""
 
-from django.db.models import Q
 from rest_framework.response import Response
 
 from channels.canonical import ImageInput
@@ -16,6 +15,13 @@ DEFAULT_MODEL = "sora-2"
 
 def _timestamp(value):
     return int(value.timestamp()) if value else None
+
+
+# The columns video_object() reads: a list loads only these (not the vendor's state, the stored file...).
+VIDEO_COLUMNS = (
+    *("public_id", "model", "status", "progress", "created_at", "finished_at", "expires_at", "params", "seconds"),
+    *("prompt", "remixed_from_id", "error_code", "error_message"),
+)
 
 
 def video_object(task):
@@ -37,9 +43,16 @@ def video_object(task):
         "size": "x".join(str(side) for side in task.dimensions) if all(task.dimensions) else "",
         "seconds": str(task.seconds),
         "prompt": task.prompt,
-        "remixed_from_video_id": task.remixed_from.public_id if task.remixed_from_id else None,
+        "remixed_from_video_id": _remixed_from(task),
         "error": error,
     }
+
+
+def _remixed_from(task):
+    if not task.remixed_from_id:
+        return None
+    # Reads annotate the source's id (VideoTaskQuerySet.with_remix_source); a task just made has its source.
+    return getattr(task, "remixed_from_public_id", None) or task.remixed_from.public_id
 
 
 def _reference(data, files):
@@ -78,6 +91,10 @@ def create_request(data, files):
 class OpenAIView(DialectView):
     route = VideoTask.Route.OPENAI
 
+    @classmethod
+    def shown_tasks_of(cls, tenant):
+        return cls.tasks_of(tenant).with_remix_source()  # video_object names a remix's source
+
     def error_body(self, error):
         return {"error": {"message": error.message, "type": error.kind, "param": error.param, "code": error.code}}
 
@@ -101,24 +118,18 @@ class VideoCollection(OpenAIView):
         order = request.query_params.get("order", "desc")
         if order not in ("asc", "desc"):
             raise GatewayError(400, "invalid_order", "'order' must be 'asc' or 'desc'.", param="order")
-        tasks = self.tasks().select_related("remixed_from")
+        descending = order == "desc"
+        tasks = self.shown_tasks()
         after = request.query_params.get("after")
         if after:
-            cursor = self.tasks().filter(public_id=after).values("created_at", "id").first()
-            if cursor is None:
+            try:
+                created_at, pk = self.tasks().values_list("created_at", "id").get(public_id=after)
+            except VideoTask.DoesNotExist:
                 raise GatewayError(
                     400, "invalid_after", f"No video {after!r} to list after.", param="after", kind=INVALID
-                )
-            if order == "desc":
-                tasks = tasks.filter(
-                    Q(created_at__lt=cursor["created_at"]) | Q(created_at=cursor["created_at"], id__lt=cursor["id"])
-                )
-            else:
-                tasks = tasks.filter(
-                    Q(created_at__gt=cursor["created_at"]) | Q(created_at=cursor["created_at"], id__gt=cursor["id"])
-                )
-        tasks = tasks.order_by(*(("-created_at", "-id") if order == "desc" else ("created_at", "id")))
-        page = list(tasks[: limit + 1])
+                ) from None
+            tasks = tasks.past(created_at, pk, descending=descending)
+        page = list(tasks.only(*VIDEO_COLUMNS).newest_first(descending)[: limit + 1])
         data = [video_object(task) for task in page[:limit]]
         return Response(
             {
@@ -168,11 +179,12 @@ class VideoContent(OpenAIView):
                 raise GatewayError(
                     403, "invalid_link", "This download link is invalid or has expired.", kind="permission_error"
                 )
-            task = VideoTask.objects.filter(public_id=video_id, deleted_at__isnull=True).first()
-            if task is None:
-                raise not_found()
+            try:
+                task = VideoTask.objects.select_related("channel").get(public_id=video_id, deleted_at__isnull=True)
+            except VideoTask.DoesNotExist:
+                raise not_found() from None
         else:
-            task = self.get_task(video_id)
+            task = self.get_task(video_id, "channel")  # relaying the vendor's copy asks its channel
         variant = request.query_params.get("variant", "video")
         if variant != "video":
             raise GatewayError(400, "unsupported_variant", "Only variant=video is available.", param="variant")
@@ -187,7 +199,7 @@ class VideoContent(OpenAIView):
 
 class VideoRemix(OpenAIView):
     def post(self, request, video_id):
-        source = self.get_task(video_id)
+        source = self.get_task(video_id, "channel")  # a remix goes to the channel that made the source
         if source.status != VideoTask.Status.COMPLETED:
             raise GatewayError(400, "video_not_ready", "Only a completed video can be remixed.", param="video_id")
         prompt = as_text(self.body().get("prompt"), "prompt", required=True)

@@ -1,93 +1,239 @@
+"""``manage.py serve``: one machine's share of the gateway, until interrupted.
+
+Roles (``--role``): ``web`` runs gunicorn; ``worker`` runs the django-q2 cluster (deliveries,
+webhooks, the scheduled tick) and the poller (``manage.py poll``); ``all``, the default, runs both,
+as on one machine. Machines share PostgreSQL, Redis (GATEWAY_QUEUE=redis) and the media directory.
+
+Migrations: ``web`` and ``all`` apply them, one machine at a time (a PostgreSQL advisory lock);
+``worker`` waits until the database has none left to apply, so it never runs against an old schema.
+"""
+
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
-from django_q.tasks import async_task
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from videos import metrics, storage
 
+log = logging.getLogger(__name__)
+
 DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
-SHUTDOWN_GRACE = 15  # seconds
+# Seconds the children get to stop once asked; then what is left is killed. The poller gets a little
+# less for its polls in flight, so it has time to give back the tasks it claimed but did not start.
+SHUTDOWN_GRACE = 15
+POLLER_GRACE = SHUTDOWN_GRACE - 5
+ROLES = ("all", "web", "worker")
+# pg_advisory_lock key held around migrate, so machines starting together apply migrations one at a time.
+MIGRATION_LOCK = 0x6761_7465_7761_79  # "gateway"
+MIGRATION_WAIT_REPEAT = 30  # seconds between two "waiting for migrations" lines
 
 
 class Command(BaseCommand):
-    help = "Apply migrations, then run the web server (gunicorn) and the django-q2 worker until interrupted."
+    help = (
+        "Run this machine's role until interrupted: web (gunicorn), worker (django-q2 cluster and poller) "
+        "or all. Web and all apply migrations first; worker waits for them."
+    )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--role",
+            choices=ROLES,
+            default=os.environ.get("GATEWAY_ROLE", "all"),
+            help="web: gunicorn; worker: django-q2 cluster and poller; all (default): both",
+        )
         parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("GATEWAY_WEB_WORKERS", "2")))
+        parser.add_argument(
+            "--migration-wait",
+            type=int,
+            default=int(os.environ.get("GATEWAY_MIGRATION_WAIT", "300")),
+            help="worker: seconds to wait for a web machine to apply migrations before giving up",
+        )
         parser.add_argument("--demo", action="store_true", help=f"Also apply {DEMO_FILE.name} (sandbox channel)")
 
     def handle(self, *args, **options):
-        call_command("migrate", interactive=False, verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
-        storage.sweep_partial()  # half-written copies a killed worker left behind
-        if options["demo"]:
-            call_command("apply", str(DEMO_FILE))
-        # Counters of every web and worker process, added up by /metrics (prometheus-client multiprocess).
+        role = options["role"]
+        web_role, worker_role = role in ("web", "all"), role in ("worker", "all")
+        if options["demo"] and not web_role:
+            raise CommandError("--demo applies the demo tenant and channel with the migrations: use --role web or all")
+        if web_role:
+            with migration_lock():
+                call_command("migrate", interactive=False, verbosity=0)
+                if options["demo"]:
+                    call_command("apply", str(DEMO_FILE))
+            call_command("collectstatic", interactive=False, verbosity=0)
+        else:
+            wait_for_migrations(options["migration_wait"])
+        if worker_role:
+            storage.sweep_partial()  # half-written copies a killed worker left behind
+        connection.close()  # the children open their own
+        # Counters of every web and worker process of this machine, added up by /metrics
+        # (prometheus-client multiprocess).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics.fresh_multiproc_dir())
+
+        children = []  # (name, process, in its own process group)
         bind = f"{options['host']}:{options['port']}"
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--config",  # no Server banner; signed-link tokens kept out of the access log
-                str(Path(settings.BASE_DIR) / "config" / "gunicorn_conf.py"),
-                "--bind",
-                bind,
-                "--worker-class",
-                "gthread",
-                "--workers",
-                str(options["web_workers"]),
-                "--threads",
-                "8",
-                "--timeout",
-                "300",
-                "--access-logfile",
-                "-",
-            ]
-        )
-        # Its own process group, so stopping it also reaches its worker processes.
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, start_new_session=True
-        )
-        # The scheduler first fires ~30 s after the worker starts; start polling now.
-        async_task("videos.tasks.poll_tick")
-        self.stdout.write(f"Gateway on http://{bind}/ (web pid {web.pid}, worker pid {worker.pid}); Ctrl-C stops both.")
-        processes = (web, worker)
+        if web_role:
+            children.append(("web", gunicorn(bind, options["web_workers"]), False))
+        if worker_role:
+            # Each in its own process group, so stopping it also reaches the processes it forks.
+            # The poller polls due tasks from its start; the cluster runs deliveries, webhooks
+            # and the scheduled tick.
+            # Beside a poller the scheduled tick makes one round of claims and returns: a tick that
+            # polled for GATEWAY_TICK_SECONDS would only hold the cluster up when it is stopped.
+            cluster_env = {**os.environ, "GATEWAY_TICK_SECONDS": "0"}
+            for name, command, env in (
+                ("worker", ["qcluster"], cluster_env),
+                ("poller", ["poll", "--grace", str(POLLER_GRACE)], os.environ),
+            ):
+                process = subprocess.Popen(
+                    [sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, start_new_session=True, env=env
+                )
+                children.append((name, process, True))
+        pids = ", ".join(f"{name} pid {process.pid}" for name, process, _ in children)
+        where = f" on http://{bind}/" if web_role else ""
+        self.stdout.write(f"Gateway ({role}){where} ({pids}); Ctrl-C stops it.")
+        self.stdout.flush()
+
+        stopping = []
 
         def stop(*_):
-            for process in processes:
+            if stopping:  # once: a second SIGTERM makes django-q2's cluster hang on its way out
+                return
+            stopping.append(True)
+            for _, process, _ in children:
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        ended = []
         try:
-            while all(process.poll() is None for process in processes):
+            while not stopping:
+                ended = [(name, process.returncode) for name, process, _ in children if process.poll() is not None]
+                if ended:
+                    break
                 time.sleep(0.5)
         finally:
             stop()
-            # A poll tick may be mid-loop; the worker finishes it or, after the grace period,
-            # is killed: its claimed tasks are polled again when their lease ends.
+            # The poller finishes its polls in flight, the cluster its jobs; after the grace period
+            # what is left is killed: the tasks it had claimed are polled again when their lease ends.
             deadline = time.monotonic() + SHUTDOWN_GRACE
-            for process in processes:
+            for name, process, own_group in children:
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    if process is worker:
-                        os.killpg(worker.pid, signal.SIGKILL)
+                    log.warning("The %s process did not stop within %s s; killing it", name, SHUTDOWN_GRACE)
+                    if own_group:
+                        os.killpg(process.pid, signal.SIGKILL)
                     else:
                         process.kill()
                     process.wait()
-        if web.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
+        if ended:  # a child ended on its own: say so, and exit non-zero (a supervisor restarts us)
+            for name, code in ended:
+                self.stderr.write(f"The {name} process exited with status {code}; stopped the others.")
             sys.exit(1)
+
+
+def gunicorn(bind, workers):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--config",  # no Server banner; signed-link tokens kept out of the access log
+            str(Path(settings.BASE_DIR) / "config" / "gunicorn_conf.py"),
+            "--bind",
+            bind,
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            "8",
+            "--timeout",
+            "300",
+            "--access-logfile",
+            "-",
+        ]
+    )
+
+
+@contextmanager
+def migration_lock():
+    """Hold PostgreSQL's advisory lock MIGRATION_LOCK (session-level, on the connection migrate uses),
+    so web machines starting together apply migrations one after the other; the later ones find
+    nothing left to do. SQLite is one machine: nothing to race."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    # Tried every second, never waited for in pg_advisory_lock(): a session waiting there is a
+    # transaction, which a CREATE INDEX CONCURRENTLY of the machine migrating waits for (a deadlock).
+    waiting = False
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK])
+            if cursor.fetchone()[0]:
+                break
+        if not waiting:
+            log.info("Another machine is applying migrations; waiting for it to finish")
+            waiting = True
+        time.sleep(1)
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+        except DatabaseError:
+            pass  # the connection is gone, and the lock went with its session
+
+
+def unapplied_migrations():
+    executor = MigrationExecutor(connection)
+    return [migration for migration, _ in executor.migration_plan(executor.loader.graph.leaf_nodes())]
+
+
+def wait_for_migrations(timeout):
+    """Return once the database has every migration of this code applied (a web or all machine
+    applies them); CommandError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    said_at = None
+    while True:
+        try:
+            pending = unapplied_migrations()
+            problem = f"{len(pending)} migrations not applied yet (first: {pending[0]})" if pending else ""
+        except (OperationalError, InterfaceError) as exc:
+            problem = f"the database is unavailable ({str(exc).strip()})"
+            connection.close()
+        if not problem:
+            if said_at is not None:
+                log.info("Migrations applied; starting the worker")
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise CommandError(
+                f"Gave up waiting for migrations after {timeout} s: {problem}. A machine started with "
+                "--role web or all applies them (or run manage.py migrate)."
+            )
+        if said_at is None or time.monotonic() - said_at >= MIGRATION_WAIT_REPEAT:
+            log.info(
+                "Worker waiting for migrations: %s; a web (or all) machine applies them. Giving up in %d s.",
+                problem,
+                left,
+            )
+            said_at = time.monotonic()
+        time.sleep(min(1.0, left))
