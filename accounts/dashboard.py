@@ -151,15 +151,21 @@ class CursorPage:
         return len(self.object_list)
 
     @classmethod
-    def of(cls, rows, *, has_newer, has_older):
-        """The page of ``rows`` (newest first, objects with ``created_at`` and ``pk``)."""
+    def of(cls, rows, *, has_newer, has_older, position=None):
+        """The page of ``rows``, newest first: objects with ``created_at`` and ``pk``, or anything
+        ``position`` turns into (created_at, id) (e.g. the dicts of a ``values()`` query)."""
         if not rows:
             return cls([])
+        position = position or _position
         return cls(
             rows,
-            newer=encode_cursor(rows[0].created_at, rows[0].pk) if has_newer else "",
-            older=encode_cursor(rows[-1].created_at, rows[-1].pk) if has_older else "",
+            newer=encode_cursor(*position(rows[0])) if has_newer else "",
+            older=encode_cursor(*position(rows[-1])) if has_older else "",
         )
+
+
+def _position(row):
+    return row.created_at, row.pk
 
 
 class ThrottledLoginForm(AuthenticationForm):

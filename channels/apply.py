@@ -174,6 +174,8 @@ def _apply_price(item):
             "per_second": _int(item, "per_second", f"price {model}"),
             "per_video": _int(item, "per_video", f"price {model}"),
             "resolution_multipliers": {str(k).lower(): str(v) for k, v in multipliers.items()},
+            # Units per vendor credit (Kling): when set, the price follows the credits the vendor charges.
+            "per_credit": None if item.get("per_credit") is None else _int(item, "per_credit", f"price {model}"),
         },
     )
     return f"price {model}: {'created' if created else 'updated'}"

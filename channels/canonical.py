@@ -11,7 +11,7 @@ import binascii
 import copy
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
@@ -19,8 +19,18 @@ TEXT = "text"
 IMAGE = "image"
 FIRST_LAST = "first_last"
 REFERENCE = "reference"
+EXTEND = "extend"
 REMIX = "remix"
-MODES = (TEXT, IMAGE, FIRST_LAST, REFERENCE, REMIX)
+MODES = (TEXT, IMAGE, FIRST_LAST, REFERENCE, EXTEND, REMIX)
+
+# ``seconds`` asking a model that can choose the length to choose it (Seedance 2.0's duration -1):
+# held at the model's longest, billed on the seconds produced; models that cannot refuse it.
+AUTO_SECONDS = -1
+
+# Media kinds a request can carry besides images.
+VIDEO = "video"
+AUDIO = "audio"
+MEDIA_URL_MAX = 4096
 
 SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*×]\s*(\d{2,5})\s*$")
 RESOLUTION_RE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$")
@@ -63,6 +73,23 @@ def sniff_image(data):
     return None
 
 
+TAG_KEYS = ("tag", "role", "subject")
+TAG_MAX = 64
+
+
+def _tag(value, param):
+    """The role or subject tag of an object-shaped image or clip (``tag``, or ``role``/``subject``)."""
+    given = [key for key in TAG_KEYS if key in value]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise RequestInvalid(f"'{param}' has both '{given[0]}' and '{given[1]}'; give one tag", param)
+    tag = value[given[0]]
+    if not isinstance(tag, str) or not tag.strip() or len(tag) > TAG_MAX:
+        raise RequestInvalid(f"'{param}' {given[0]} must be a non-empty text of at most {TAG_MAX} characters", param)
+    return tag.strip()
+
+
 @dataclass(frozen=True)
 class ImageInput:
     """An image as the client gave it: a URL, or bytes (upload, base64 or data URI)."""
@@ -70,14 +97,18 @@ class ImageInput:
     url: str | None = None
     data: bytes | None = None
     mime_type: str | None = None
+    # A reference image's role or subject, as the client named it ("style", "asset", a subject id
+    # the prompt refers to): adaptors that can say it to their vendor do; the others refuse it.
+    tag: str | None = None
 
     @classmethod
     def parse(cls, value, param="image"):
-        """Accept an http(s) URL, a data URI or raw base64."""
+        """Accept an http(s) URL, a data URI or raw base64; or an object ``{"url": ..., "tag": ...}``
+        (also ``image_url``, and ``role``/``subject`` for the tag)."""
         if isinstance(value, dict):
-            value = value.get("image_url") or value.get("url")
-            if isinstance(value, dict):
-                value = value.get("url")
+            tag = _tag(value, param)
+            image = cls.parse(value.get("image_url") or value.get("url") or value.get("image"), param)
+            return replace(image, tag=tag) if tag else image
         if not isinstance(value, str) or not value.strip():
             raise RequestInvalid(f"'{param}' must be an image URL, a data URI or base64 data", param)
         value = value.strip()
@@ -118,9 +149,34 @@ class ImageInput:
 
     def describe(self):
         """A short JSON-safe record for the task row (never the bytes)."""
-        if self.url:
-            return self.url
-        return f"<{self.mime_type}, {len(self.data)} bytes>"
+        shown = self.url if self.url else f"<{self.mime_type}, {len(self.data)} bytes>"
+        return {"url": shown, "tag": self.tag} if self.tag else shown
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """A video or audio clip the vendor fetches itself: an http(s) URL (the gateway does not
+    download clips; vendors take them only by URL). ``tag`` as for images."""
+
+    url: str
+    kind: str = VIDEO
+    tag: str | None = None
+
+    @classmethod
+    def parse(cls, value, kind, param):
+        tag = None
+        if isinstance(value, dict):
+            tag = _tag(value, param)
+            value = value.get("url") or value.get(f"{kind}_url")
+        if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
+            raise RequestInvalid(f"'{param}' must be an http(s) URL of the {kind} (vendors fetch clips by URL)", param)
+        value = value.strip()
+        if len(value) > MEDIA_URL_MAX:
+            raise RequestInvalid(f"'{param}' is longer than {MEDIA_URL_MAX} characters", param)
+        return cls(url=value, kind=kind, tag=tag)
+
+    def describe(self):
+        return {"url": self.url, "tag": self.tag} if self.tag else self.url
 
 
 def parse_size(value, param="size"):
@@ -179,6 +235,10 @@ class CanonicalRequest:
     image: ImageInput | None = None  # first frame, or the single reference image
     last_frame: ImageInput | None = None
     reference_images: tuple[ImageInput, ...] = ()  # a list given here is kept as a tuple
+    reference_videos: tuple[MediaInput, ...] = ()  # clips whose look, motion or subject to follow
+    audio: tuple[MediaInput, ...] = ()  # driving or reference audio clips
+    first_clip: MediaInput | None = None  # a video to continue (extension)
+    generate_audio: bool | None = None  # None: the model's default
     negative_prompt: str | None = None
     seed: int | None = None
     fps: int | None = None
@@ -200,6 +260,8 @@ class CanonicalRequest:
         object.__setattr__(self, "resolution", normalize_resolution(resolution) if resolution else resolution)
         object.__setattr__(self, "aspect_ratio", ratio)
         object.__setattr__(self, "reference_images", tuple(self.reference_images or ()))
+        object.__setattr__(self, "reference_videos", tuple(self.reference_videos or ()))
+        object.__setattr__(self, "audio", tuple(self.audio or ()))
         object.__setattr__(self, "extra", Extra(self.extra))
 
     @property
@@ -210,7 +272,9 @@ class CanonicalRequest:
     def mode(self):
         if self.remix_of_vendor_id:
             return REMIX
-        if self.reference_images:
+        if self.first_clip:
+            return EXTEND
+        if self.reference_images or self.reference_videos:
             return REFERENCE
         if self.image and self.last_frame:
             return FIRST_LAST
@@ -234,6 +298,10 @@ class CanonicalRequest:
             "image": self.image.describe() if self.image else None,
             "last_frame": self.last_frame.describe() if self.last_frame else None,
             "reference_images": [img.describe() for img in self.reference_images] or None,
+            "reference_videos": [clip.describe() for clip in self.reference_videos] or None,
+            "audio": [clip.describe() for clip in self.audio] or None,
+            "first_clip": self.first_clip.describe() if self.first_clip else None,
+            "generate_audio": self.generate_audio,
             "extra": _json_safe(self.extra) or None,
         }
         return {key: value for key, value in params.items() if value is not None}

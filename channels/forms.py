@@ -128,6 +128,10 @@ class ChannelForm(forms.Form):
             )
         super().__init__(*args, **kwargs)
         self.fields["base_url"].widget.attrs["placeholder"] = adaptor.default_base_url
+        if adaptor.known_base_urls:  # regional and workspace endpoints the vendor offers
+            self.fields["base_url"].help_text = "Blank: the vendor's default. Also: " + "; ".join(
+                adaptor.known_base_urls
+            )
         if adaptor.known_models:
             self.fields["served_models"].widget.attrs["placeholder"] = "\n".join(adaptor.known_models[:3])
         self.secret_saved = bool(channel and channel.has_credentials)

@@ -81,11 +81,19 @@ class Price(models.Model):
     """What a model costs a tenant, in units (1,000,000 units = 1 USD).
 
     cost = ceil((per_video + per_second * seconds) * multiplier[resolution])
+
+    Priced per vendor credit (``per_credit`` set, for vendors that charge in credits and say how
+    many a task took, e.g. Kling's ``final_unit_deduction``): cost = ceil(per_video + per_credit *
+    credits); the hold prices the credits the adaptor's plan expects, the capture the credits the
+    vendor charged (never more than the hold).
     """
 
     model = models.CharField(max_length=100, unique=True)
     per_second = models.BigIntegerField(default=0)
     per_video = models.BigIntegerField(default=0)
+    per_credit = models.BigIntegerField(
+        null=True, blank=True, help_text="Units per vendor credit; when set, replaces per_second and multipliers."
+    )
     resolution_multipliers = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"480p": "0.5", "1080p": "1.5"}; missing tiers are 1.'
     )
@@ -95,6 +103,9 @@ class Price(models.Model):
         ordering = ["model"]
         constraints = [
             models.CheckConstraint(condition=Q(per_second__gte=0) & Q(per_video__gte=0), name="price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(per_credit__isnull=True) | Q(per_credit__gte=0), name="price_per_credit_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -103,6 +114,15 @@ class Price(models.Model):
     def multiplier(self, resolution):
         value = self.resolution_multipliers.get(resolution or "", 1)
         return Decimal(str(value))
+
+    @property
+    def by_credit(self):
+        return self.per_credit is not None
+
+    def credit_cost(self, credits):
+        """The cost of ``credits`` vendor credits (a number or its text, e.g. "3.5")."""
+        base = Decimal(self.per_video) + Decimal(self.per_credit or 0) * max(Decimal(str(credits)), Decimal(0))
+        return int(base.to_integral_value(rounding=ROUND_CEILING))
 
     def cost(self, seconds, resolution=None):
         base = Decimal(self.per_video) + Decimal(self.per_second) * Decimal(str(seconds or 0))

@@ -73,21 +73,37 @@ def model_names():
     return set(Price.objects.values_list("model", flat=True)) | set(served_models(usable=False))
 
 
+# The key of Plan.derived (expected) and of a task's vendor_state (charged) holding a vendor's credits.
+VENDOR_CREDITS = "vendor_credits"
+
+
 def quote(model, plan):
-    """The hold for a request: the model's price for the planned seconds and resolution."""
+    """The hold for a request: the model's price for the planned seconds and resolution, or, priced
+    per vendor credit, for the credits the plan expects (``plan.derived["vendor_credits"]``)."""
     price = Price.objects.filter(model=model).first()
     if price is None:
         if settings.GATEWAY_ALLOW_UNPRICED:
             return 0
         raise ModelNotPriced(f"The model '{model}' has no price configured; ask the operator to add one.")
+    if price.by_credit:
+        expected = plan.derived.get(VENDOR_CREDITS)
+        if expected is None:
+            raise ModelNotPriced(
+                f"The model '{model}' is priced per vendor credit, but its channel cannot estimate credits; "
+                "ask the operator to price it per second."
+            )
+        return price.credit_cost(expected)
     return price.cost(plan.seconds, plan.resolution)
 
 
-def settle_amount(model, seconds, resolution, held):
-    """What a finished task costs: its price on the seconds produced, never above the hold."""
+def settle_amount(model, seconds, resolution, held, credits=None):
+    """What a finished task costs: its price on the seconds produced, or, priced per vendor credit,
+    on the ``credits`` the vendor charged (the hold when it did not say); never above the hold."""
     price = Price.objects.filter(model=model).first()
     if price is None:
         return 0 if settings.GATEWAY_ALLOW_UNPRICED else held
+    if price.by_credit:
+        return held if credits is None else min(held, price.credit_cost(credits))
     return min(held, price.cost(seconds, resolution))
 
 

@@ -15,10 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.dashboard import record, staff_view
+from accounts.forms import UsdField
 
 from . import services
 from .adaptors import registry
-from .forms import ChannelForm, PriceForm, credential_label
+from .forms import ChannelForm, credential_label
+from .forms import PriceForm as BasePriceForm
 from .models import Channel, Price
 
 log = logging.getLogger(__name__)
@@ -34,14 +36,44 @@ CHANNEL_FIELDS = ("name", "vendor", "base_url", "served_models", "model_mapping"
 # --- channels ------------------------------------------------------------------------
 
 
-def _form_context(form, adaptor, **extra):
+def _form_context(form, adaptor, choice=None, **extra):
+    choices = getattr(adaptor, "credential_choices", None) or {}
     return {
         "form": form,
         "adaptor": adaptor,
         "credential_labels": [credential_label(name) for name in adaptor.credential_fields],
+        "credential_choices": [(key, label) for key, (label, _) in choices.items()],
+        "credential_choice": choice,
         "nav": "channels",
         **extra,
     }
+
+
+class CredentialChoice:
+    """An adaptor that takes more than one kind of credential (Kling: ``AK|SK`` or a single API
+    key), seen with the one the operator chose: the channel form asks for that kind's parts, and
+    the adaptor's own parse_credentials() checks what they make."""
+
+    def __init__(self, adaptor, fields):
+        self._adaptor = adaptor
+        self.credential_fields = fields
+
+    def __getattr__(self, name):
+        return getattr(self._adaptor, name)
+
+
+def _credential_choice(request, adaptor, channel=None):
+    """(the adaptor as the form sees it, the chosen kind): the kind posted or asked for in the URL,
+    else the saved credentials' kind, else the adaptor's first."""
+    choices = getattr(adaptor, "credential_choices", None) or {}
+    if not choices:
+        return adaptor, None
+    choice = request.POST.get("credential_choice") or request.GET.get("credentials")
+    if choice not in choices:
+        saved = channel.credentials if channel is not None and channel.has_credentials else ""
+        single = [key for key, (_, fields) in choices.items() if len(fields) == 1]
+        choice = single[0] if saved and "|" not in saved and single else next(iter(choices))
+    return CredentialChoice(adaptor, choices[choice][1]), choice
 
 
 @staff_view
@@ -55,6 +87,7 @@ def channel_new(request):
         adaptor = registry.get(vendor)
     except KeyError:
         raise Http404("Unknown vendor") from None
+    adaptor, choice = _credential_choice(request, adaptor)
     form = ChannelForm(request.POST or None, adaptor=adaptor)
     if request.method == "POST" and form.is_valid():
         channel = Channel()
@@ -65,7 +98,7 @@ def channel_new(request):
         log.info("Channel %s (%s) created by %s", channel.name, vendor, request.user)
         messages.success(request, f"Channel {channel.name} created. Use Test to check its credentials.")
         return redirect("staff-channel", pk=channel.pk)
-    return render(request, "channels/staff/channel_form.html", _form_context(form, adaptor))
+    return render(request, "channels/staff/channel_form.html", _form_context(form, adaptor, choice))
 
 
 def _snapshot(channel):
@@ -75,7 +108,7 @@ def _snapshot(channel):
 @staff_view
 def channel_edit(request, pk):
     channel = get_object_or_404(Channel, pk=pk)
-    adaptor = channel.adaptor
+    adaptor, choice = _credential_choice(request, channel.adaptor, channel)
     form = ChannelForm(request.POST or None, adaptor=adaptor, channel=channel)
     if request.method == "POST" and form.is_valid():
         before = _snapshot(channel)
@@ -95,7 +128,7 @@ def channel_edit(request, pk):
         else:
             messages.info(request, "Nothing changed.")
         return redirect("staff-channel", pk=channel.pk)
-    return render(request, "channels/staff/channel_form.html", _form_context(form, adaptor, channel=channel))
+    return render(request, "channels/staff/channel_form.html", _form_context(form, adaptor, choice, channel=channel))
 
 
 def _back(request, channel):
@@ -139,6 +172,21 @@ def channel_status(request, pk):
 # --- prices --------------------------------------------------------------------------
 
 
+class PriceForm(BasePriceForm):
+    """The price form, with the price per vendor credit (vendors that charge credits and report them:
+    Kling's final_unit_deduction)."""
+
+    per_credit = UsdField(
+        label="Per vendor credit (USD)",
+        required=False,
+        help_text="Optional: charge per credit the vendor reports (Kling) instead of per second and tier; "
+        "the hold prices the credits expected. Blank: per second.",
+    )
+
+    class Meta(BasePriceForm.Meta):
+        fields = [*BasePriceForm.Meta.fields, "per_credit"]
+
+
 def price_preview(price):
     """What a 5 s and a 10 s video cost at the default tier and at every multiplier tier."""
     tiers = [("Default (1x)", None)] + [
@@ -148,7 +196,10 @@ def price_preview(price):
 
 
 def _price_facts(price):
-    return {"per_second": price.per_second, "per_video": price.per_video, "multipliers": price.resolution_multipliers}
+    facts = {"per_second": price.per_second, "per_video": price.per_video, "multipliers": price.resolution_multipliers}
+    if price.per_credit is not None:
+        facts["per_credit"] = price.per_credit
+    return facts
 
 
 @staff_view

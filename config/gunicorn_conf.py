@@ -5,7 +5,7 @@ videos/signing.py) replaced by ``[redacted]``, so a log reader cannot replay a l
 
 import re
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 from gunicorn.http import wsgi
 
 TOKEN = re.compile(r"(?i)((?:^|[?&;])token=)[^&;\s\"#]*")
@@ -16,12 +16,21 @@ def redact(text):
     return TOKEN.sub(REDACTED, text) if isinstance(text, str) else text
 
 
-class RedactingLogger(Logger):
-    """The access log with token values hidden in every atom (request line, query string,
-    RAW_URI, Referer...)."""
+class RedactedAtoms(SafeAtoms):
+    """gunicorn's atoms with token values hidden in every one the log format reads (request line,
+    query string, RAW_URI, Referer...), as it reads them: the atoms hold every request and response
+    header and environ variable, and redacting them all cost more than the rest of the log line."""
 
-    def atoms(self, resp, req, environ, request_time):
-        return {key: redact(value) for key, value in super().atoms(resp, req, environ, request_time).items()}
+    def __init__(self, atoms):
+        dict.__init__(self, atoms)  # unescaped: SafeAtoms escapes quotes, after the redaction here
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        return redact(value).replace('"', '\\"') if isinstance(value, str) else value
+
+
+class RedactingLogger(Logger):
+    atoms_wrapper_class = RedactedAtoms
 
 
 def _without_server(default_headers):

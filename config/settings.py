@@ -250,6 +250,9 @@ else:
 GATEWAY_UNITS_PER_USD = 1_000_000
 # Models without a Price row are refused unless this is on (then they cost 0).
 GATEWAY_ALLOW_UNPRICED = env_bool("GATEWAY_ALLOW_UNPRICED", False)
+# The model of a `POST /v1/videos` that names none (the OpenAI SDK lets clients leave it out). Unset:
+# such a create is a 400 asking for `model`.
+GATEWAY_DEFAULT_VIDEO_MODEL = os.environ.get("GATEWAY_DEFAULT_VIDEO_MODEL", "").strip()
 # A task not finished this long after creation is failed and its hold released.
 GATEWAY_TASK_DEADLINE_SECONDS = env_int("GATEWAY_TASK_DEADLINE_SECONDS", 6 * 3600)
 # How long one scheduled poll tick keeps picking due tasks before it returns.

@@ -24,6 +24,7 @@ def _gateway_settings(settings, tmp_path):
     settings.GATEWAY_UPSTREAM_TIMEOUT = 5
     settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT = 2
     settings.GATEWAY_SUBMIT_TIMEOUT = 5
+    settings.GATEWAY_DEFAULT_VIDEO_MODEL = "sora-2"  # the `sora` fixture's; a create may leave `model` out
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ Over either: 429 in the dialect's shape, with ``Retry-After`` and ``x-ratelimit-
 nothing is held or submitted.
 """
 
+from django.db.models import Count, Q
+
 from accounts import ratelimit
 from accounts.models import ApiKey, Tenant
 
@@ -58,24 +60,34 @@ def check_rate(api_key):
             )
 
 
+def _locked_limit(model, pk):
+    """Lock the row (until the transaction ends) and read its max_in_flight as it is now."""
+    return model.objects.select_for_update().filter(pk=pk).values_list("max_in_flight", flat=True).first()
+
+
 def check_in_flight(api_key):
     """Refuse a create past the key's or the tenant's limit on active tasks. Call it inside the
     transaction that creates the task: it locks the tenant row, then the key row (the order
-    accounts.services.hold() updates them in), so parallel creates are counted one at a time."""
+    accounts.services.hold() updates them in), so parallel creates are counted one at a time.
+
+    Three statements: each lock reads its row's limit as it is now (an operator may have changed it
+    since the key was read), and one query counts the tenant's active tasks and the key's among them
+    (a key's tasks are its tenant's), through the index on (status, tenant)."""
     tenant = api_key.tenant
     if tenant.max_in_flight is None and api_key.max_in_flight is None:
         return
-    Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk").first()
-    ApiKey.objects.select_for_update().filter(pk=api_key.pk).values_list("pk").first()
-    # Fresh limits: an operator may have changed them since the key was read.
-    tenant_limit = Tenant.objects.filter(pk=tenant.pk).values_list("max_in_flight", flat=True).first()
-    key_limit = ApiKey.objects.filter(pk=api_key.pk).values_list("max_in_flight", flat=True).first()
-    active = VideoTask.objects.filter(status__in=VideoTask.ACTIVE)
-    for limit, tasks, whose in (
-        (key_limit, active.filter(api_key_id=api_key.pk), "this key"),
-        (tenant_limit, active.filter(tenant_id=tenant.pk), "this account"),
+    tenant_limit = _locked_limit(Tenant, tenant.pk)
+    key_limit = _locked_limit(ApiKey, api_key.pk)
+    if tenant_limit is None and key_limit is None:
+        return
+    active = VideoTask.objects.filter(tenant_id=tenant.pk, status__in=VideoTask.ACTIVE).aggregate(
+        tenant=Count("pk"), key=Count("pk", filter=Q(api_key_id=api_key.pk))
+    )
+    for limit, count, whose in (
+        (key_limit, active["key"], "this key"),
+        (tenant_limit, active["tenant"], "this account"),
     ):
-        if limit is not None and tasks.count() >= limit:
+        if limit is not None and count >= limit:
             raise too_many(
                 "too_many_tasks_in_flight",
                 f"Too many videos in progress: {whose} may have {limit} queued or in progress at once. "

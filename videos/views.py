@@ -8,18 +8,25 @@ Vendor-side fields (vendor ids and status, result_url, the channel) are never re
 """
 
 import json
+import unicodedata
+from operator import itemgetter
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import RFC3986_SUBDELIMS
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.dashboard import CursorPage, cursor_from, paginate, tenant_view, writer_required
-from accounts.models import WebhookEndpoint
+from accounts.models import ApiKey, WebhookEndpoint
 from accounts.services import format_units
+from accounts.templatetags.money import usd
 from channels.adaptors.base import AdaptorError
 
 from . import cancel, charts, content, usage, webhooks
@@ -56,29 +63,76 @@ def explain_error(task):
     return ERROR_EXPLANATIONS.get(task.error_code, UNKNOWN_ERROR)
 
 
-def cursor_page(request, tasks, per_page):
+def cursor_page(request, tasks, per_page, position=None):
     """One page of ``tasks`` (filtered, not ordered) newest first, at the request's cursor: one query
     for per_page + 1 rows (the extra one tells whether older rows follow), which the indexes on
-    (…, created_at, id) answer by a range scan however deep the page. No count, no OFFSET."""
-    direction, position = cursor_from(request)
+    (…, created_at, id) answer by a range scan however deep the page. No count, no OFFSET.
+    ``position``: how to read (created_at, id) off a row that is not a task (CursorPage.of)."""
+    direction, cursor = cursor_from(request)
     if direction == "before":
-        rows = list(tasks.past(*position).newest_first()[: per_page + 1])
+        rows = list(tasks.past(*cursor).newest_first()[: per_page + 1])
         if rows:
-            return CursorPage.of(rows[:per_page], has_newer=True, has_older=len(rows) > per_page)
+            return CursorPage.of(rows[:per_page], has_newer=True, has_older=len(rows) > per_page, position=position)
     elif direction == "after":
-        rows = list(tasks.past(*position, descending=False).newest_first(False)[: per_page + 1])
+        rows = list(tasks.past(*cursor, descending=False).newest_first(False)[: per_page + 1])
         if len(rows) > per_page:
-            return CursorPage.of(rows[:per_page][::-1], has_newer=True, has_older=True)
+            return CursorPage.of(rows[:per_page][::-1], has_newer=True, has_older=True, position=position)
         # Fewer newer rows than a page: they are the top of the list, shown as the newest page, whole.
     # No cursor (or one past the end of the list: rows deleted since, or a made-up one): the newest rows.
     rows = list(tasks.newest_first()[: per_page + 1])
-    return CursorPage.of(rows[:per_page], has_newer=False, has_older=len(rows) > per_page)
+    return CursorPage.of(rows[:per_page], has_newer=False, has_older=len(rows) > per_page, position=position)
+
+
+# A row of the task list (templates/videos/_task_rows.html) is a dict of these columns, read without
+# the rest of the task (its params, the vendor's state...), and the text made from them in _add_text().
+ROW_COLUMNS = (
+    *("id", "public_id", "prompt", "model", "status", "progress", "seconds"),
+    *("amount_held", "amount_charged", "created_at"),
+)
+ROW_KEY_COLUMNS = {"key_name": F("api_key__name"), "key_lookup": F("api_key__lookup"), "key_last4": F("api_key__last4")}
+STATUS_LABELS = dict(VideoTask.Status.choices)
+PROMPT_EXCERPT = 70  # characters
 
 
 def _task_page(request):
     form = TenantTaskFilterForm(request.GET, tenant=request.tenant)
-    tasks = form.filter(VideoTask.objects.for_tenant(request.tenant).select_related("api_key"))
-    return form, cursor_page(request, tasks, PAGE_SIZE)
+    tasks = form.filter(VideoTask.objects.for_tenant(request.tenant)).values(*ROW_COLUMNS, **ROW_KEY_COLUMNS)
+    page = cursor_page(request, tasks, PAGE_SIZE, position=itemgetter("created_at", "id"))
+    _add_text(page.object_list)
+    return form, page
+
+
+def _add_text(tasks):
+    """Add to each task row (a dict) the text the list shows: the task page's URL, the prompt cut
+    to PROMPT_EXCERPT characters, the status in words, the cost, the creation time. Made here, the
+    same text as the template's url tag and filters made, at a fifth of what they cost per row."""
+    head, tail = reverse("task-detail", args=["0"]).rsplit("0", 1)  # the URL of every task, around its id
+    masked = {}
+    for task in tasks:
+        task["url"] = head + quote(task["public_id"], safe=RFC3986_SUBDELIMS + "/~:@") + tail  # as reverse()
+        task["prompt"] = _excerpt(task["prompt"])
+        task["active"] = task["status"] in VideoTask.ACTIVE
+        task["status_label"] = STATUS_LABELS.get(task["status"], task["status"])
+        if task["status"] == VideoTask.Status.COMPLETED:
+            task["cost"] = usd(task["amount_charged"])
+        else:
+            task["cost"] = usd(task["amount_held"] if task["active"] else 0)  # held, or released: nothing
+        lookup = task["key_lookup"]
+        if lookup is not None and lookup not in masked:
+            masked[lookup] = ApiKey(lookup=lookup, last4=task["key_last4"]).masked
+        task["key_masked"] = masked.get(lookup)
+        # The date filter's "c" and "Y-m-d H:i", in the current time zone.
+        local = timezone.localtime(task["created_at"])
+        task["created_iso"] = local.isoformat()
+        task["created"] = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+
+
+def _excerpt(prompt):
+    """``prompt|truncatechars:PROMPT_EXCERPT``; a short prompt in NFC (what the filter returns it as)
+    is returned without walking it."""
+    if len(prompt) <= PROMPT_EXCERPT and unicodedata.is_normalized("NFC", prompt):
+        return prompt
+    return truncatechars(prompt, PROMPT_EXCERPT)
 
 
 @tenant_view

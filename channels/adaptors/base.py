@@ -241,6 +241,7 @@ class Adaptor:
     vendor = ""  # registry key, stored on Channel.vendor
     label = ""
     default_base_url = ""
+    known_base_urls: tuple = ()  # other endpoints of the vendor (regions, workspaces), shown to admins
     credential_format = "API key"  # shown to admins; "AK|SK" for pairs
     credential_fields = ("api_key",)  # the dashboard's write-only inputs, joined with "|"
     known_models: tuple = ()  # suggestions for admins; channels may serve others
@@ -285,6 +286,12 @@ class Adaptor:
         Raise RequestInvalid naming the field and the allowed values.
         """
         raise NotImplementedError
+
+    def checked_plan(self, request: CanonicalRequest, upstream_model: str) -> Plan:
+        """plan(), after the media inputs the model does not declare are refused (check_inputs):
+        what the gateway calls, so an adaptor that knows nothing of a new input never drops it."""
+        check_inputs(request, upstream_model, self.capabilities(upstream_model))
+        return self.plan(request, upstream_model)
 
     def capabilities(self, upstream_model: str) -> dict:
         """What ``upstream_model`` takes, as plan() enforces it (``GET /v1/models`` shows it); build
@@ -399,11 +406,12 @@ def retry_after_seconds(response, now=None):
     return min(max(seconds, 0), RETRY_AFTER_MAX)
 
 
-def declare_capabilities(modes, durations, resolutions, *, sizes=(), aspect_ratios=(), audio=False):
+def declare_capabilities(modes, durations, resolutions, *, sizes=(), aspect_ratios=(), audio=False, inputs=None):
     """An adaptor's capabilities() answer: the ``modes`` it takes (channels.canonical TEXT, IMAGE,
-    FIRST_LAST, REFERENCE), the ``durations`` in seconds, the billed ``resolutions`` tiers, the exact
-    ``sizes`` ("WxH") when the vendor takes only those, the ``aspect_ratios`` a text request may ask
-    for, and whether the video comes with ``audio``. Any combination plan() refuses still fails."""
+    FIRST_LAST, REFERENCE, EXTEND), the ``durations`` in seconds, the billed ``resolutions`` tiers, the
+    exact ``sizes`` ("WxH") when the vendor takes only those, the ``aspect_ratios`` a text request may
+    ask for, whether the video comes with ``audio``, and the media ``inputs`` it accepts (media_inputs()).
+    Any combination plan() refuses still fails."""
     return {
         "modes": list(modes),
         "durations": sorted(durations),
@@ -411,7 +419,82 @@ def declare_capabilities(modes, durations, resolutions, *, sizes=(), aspect_rati
         "sizes": list(sizes),
         "aspect_ratios": list(aspect_ratios),
         "audio": audio,
+        "inputs": inputs if inputs is not None else media_inputs(),
     }
+
+
+ANY_TAG = "*"
+
+
+def media_inputs(
+    *,
+    reference_images=0,
+    image_tags=(),
+    reference_videos=0,
+    audio=0,
+    first_clip=False,
+    generate_audio=(),
+    excludes=(),
+):
+    """What a model accepts beyond the prompt and its first/last frame, as check_inputs() enforces it:
+    at most ``reference_images``, ``reference_videos`` and ``audio`` clips; the ``image_tags`` a reference
+    image may carry (ANY_TAG: any text, e.g. a subject id the prompt names); whether it continues a
+    ``first_clip``; the values ``generate_audio`` may take ((True, False): switchable; (True,): always
+    on, may be asked for; (): not a parameter); and ``excludes``, pairs of canonical fields that cannot
+    come together (("first_clip", "image"))."""
+    return {
+        "reference_images": reference_images,
+        "image_tags": list(image_tags),
+        "reference_videos": reference_videos,
+        "audio": audio,
+        "first_clip": first_clip,
+        "generate_audio": list(generate_audio),
+        "excludes": [list(pair) for pair in excludes],
+    }
+
+
+# Canonical media fields check_inputs() polices, with the words its refusals use.
+MEDIA_FIELDS = {"reference_videos": "reference videos", "audio": "audio clips"}
+
+
+def check_inputs(request, upstream_model, capabilities):
+    """Refuse, before any money moves and naming the field, media the model cannot take: nothing a
+    client sends is silently dropped. ``capabilities`` is the adaptor's answer for the model ({} when
+    it cannot say: then none of these inputs is taken)."""
+    limits = capabilities.get("inputs") or media_inputs()
+    for name, words in MEDIA_FIELDS.items():
+        given, most = getattr(request, name), limits.get(name, 0)
+        if given and not most:
+            raise RequestInvalid(f"{upstream_model} takes no {words} ('{name}')", name, "unsupported_input")
+        if len(given) > most:
+            raise RequestInvalid(f"{upstream_model} takes at most {most} {words} ('{name}')", name, "too_many_inputs")
+    if request.first_clip and not limits.get("first_clip"):
+        raise RequestInvalid(
+            f"{upstream_model} cannot continue a video ('first_clip')", "first_clip", "unsupported_input"
+        )
+    if request.generate_audio is not None and request.generate_audio not in limits.get("generate_audio", ()):
+        allowed = limits.get("generate_audio") or []
+        said = "does not take 'generate_audio'" if not allowed else f"takes 'generate_audio' {allowed[0]} only"
+        raise RequestInvalid(f"{upstream_model} {said}", "generate_audio", "unsupported_input")
+    tags = limits.get("image_tags") or []
+    for index, image in enumerate(request.reference_images):
+        if image.tag and ANY_TAG not in tags and image.tag not in tags:
+            shown = ", ".join(tags) if tags else "none"
+            raise RequestInvalid(
+                f"reference_images[{index}] tag {image.tag!r} is not one {upstream_model} takes ({shown})",
+                f"reference_images[{index}].tag",
+                "unsupported_input",
+            )
+    for first, second in limits.get("excludes") or ():
+        if _given(request, first) and _given(request, second):
+            raise RequestInvalid(
+                f"{upstream_model} takes '{first}' or '{second}', not both", second, "conflicting_inputs"
+            )
+
+
+def _given(request, name):
+    value = getattr(request, name)
+    return value is not None and value != () and value is not False
 
 
 def split_pinned(extra, pinned):

@@ -1,6 +1,8 @@
-"""Kling AI: ``POST /v1/videos/{text2video,image2video}``, queried on the same path family
-``GET /v1/videos/{family}/{task_id}``. Credentials ``AK|SK``: every request carries a fresh
-HS256 JWT (iss=AK, exp=now+1800, nbf=now-5) signed with SK.
+"""Kling AI: ``POST /v1/videos/{family}`` for the families text2video, image2video, omni-video
+(kling-video-o1, kling-v3-omni) and multi-image2video (reference images, kling-v1-6), queried on the
+same path family ``GET /v1/videos/{family}/{task_id}`` (the family is kept in the task's state).
+Credentials: ``AK|SK``, and every request carries a fresh HS256 JWT (iss=AK, exp=now+1800,
+nbf=now-5) signed with SK; or Kling's single API key (2026), sent as ``Authorization: Bearer <key>``.
 
 Kling answers ``{code, message, request_id}`` and sometimes reports an error with HTTP 200,
 so the ``code`` decides, whatever the HTTP status.
@@ -18,6 +20,14 @@ Price tier: Kling's ``mode`` decides the output and the price: ``std`` renders 7
 1080p. plan() picks it from the requested resolution (size 1920x1080 -> pro, 1280x720 -> std)
 or, when the client gave none, from ``metadata.mode``; the two must agree. Neither: ``std``,
 Kling's default. ``mode`` is therefore billed, never an override.
+
+Sound: kling-v2-6, kling-v3 and kling-v3-omni take ``sound: "on"|"off"`` (canonical
+``generate_audio``); kling-v2-6 makes sound in mode pro only, and omni takes none with a video.
+
+Credits: a finished task carries ``final_unit_deduction`` (a string: the credits Kling charged),
+kept in the task's state as ``vendor_credits``. plan() puts the credits it expects in
+``Plan.derived["vendor_credits"]`` (CREDITS_PER_5S: an estimate, see docs/vendors/kling.md), which
+a per-credit Price holds (channels.services.quote()).
 """
 
 import base64
@@ -25,10 +35,13 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
+from dataclasses import dataclass
+from decimal import Decimal
 
 from .. import http
-from ..canonical import FIRST_LAST, IMAGE, TEXT, RequestInvalid
+from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -44,6 +57,7 @@ from .base import (
     VendorTaskMissing,
     VendorUnavailable,
     declare_capabilities,
+    media_inputs,
     retry_after_seconds,
     split_pinned,
 )
@@ -53,8 +67,44 @@ log = logging.getLogger(__name__)
 
 TEXT2VIDEO = "text2video"
 IMAGE2VIDEO = "image2video"
-IMAGE_ONLY_MODELS = ("kling-v1-5", "kling-v2-1")
-DURATIONS = (5, 10)
+OMNI = "omni-video"
+MULTI_IMAGE = "multi-image2video"
+FAMILIES = (TEXT2VIDEO, IMAGE2VIDEO, OMNI, MULTI_IMAGE)
+
+
+@dataclass(frozen=True)
+class Model:
+    """What one Kling model takes: its endpoint families, durations, whether ``sound`` is a
+    parameter, and how many reference images multi-image2video takes (0: not served there)."""
+
+    families: tuple = (TEXT2VIDEO, IMAGE2VIDEO)
+    durations: tuple = (5, 10)
+    sound: bool = False
+    multi_images: int = 0
+
+
+MODELS = {
+    "kling-v1": Model(),
+    "kling-v1-5": Model(families=(IMAGE2VIDEO,)),
+    "kling-v1-6": Model(multi_images=4),
+    "kling-v2-master": Model(),
+    "kling-v2-1-master": Model(),
+    "kling-v2-1": Model(families=(IMAGE2VIDEO,)),
+    "kling-v2-5-turbo": Model(),
+    "kling-v2-6": Model(sound=True),
+    "kling-v3": Model(durations=tuple(range(3, 16)), sound=True),
+    "kling-video-o1": Model(families=(OMNI,), durations=tuple(range(3, 11))),
+    "kling-v3-omni": Model(families=(OMNI,), durations=tuple(range(3, 16)), sound=True),
+}
+UNKNOWN_MODEL = Model()  # a model name we do not know: the 2025 endpoints, as before
+SOUND_PRO_ONLY = ("kling-v2-6",)  # sound "on" only in mode pro (vendors.md §1)
+OMNI_IMAGES = 7  # omni: images + elements at most, ...
+OMNI_IMAGES_WITH_VIDEO = 4  # ... and with a reference video
+OMNI_VIDEO_SECONDS = 10  # omni with a video: at most this long; edit (base) mode is billed this long
+REFER_TYPES = ("base", "feature")
+# Credits Kling charges per 5 s, by mode: an estimate for the hold of a per-credit price (the capture
+# follows the task's final_unit_deduction). new-api's Kling plugin's table [L]; docs/vendors/kling.md.
+CREDITS_PER_5S = {"std": Decimal(2), "pro": Decimal("3.5")}
 MODE_RESOLUTION = {"std": "720p", "pro": "1080p"}
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 IMAGE_TYPES = ("image/jpeg", "image/png")
@@ -104,65 +154,209 @@ class Kling(Adaptor):
     vendor = "kling"
     label = "Kling AI"
     default_base_url = "https://api-singapore.klingai.com"
-    credential_format = "AK|SK"
+    credential_format = "AK|SK or API key"
     credential_fields = ("access_key", "secret_key")
-    known_models = (
-        "kling-v1",
-        "kling-v1-5",
-        "kling-v1-6",
-        "kling-v2-master",
-        "kling-v2-1-master",
-        "kling-v2-1",
-        "kling-v2-5-turbo",
-        "kling-v2-6",
-    )
+    # The dashboard offers both: an access key and a secret key (signed into a JWT per request), or
+    # Kling's single API key (sent as a Bearer token as it is).
+    credential_choices = {
+        "ak_sk": ("Access key + secret key (signed into a JWT)", ("access_key", "secret_key")),
+        "api_key": ("Single API key (sent as a Bearer token)", ("api_key",)),
+    }
+    known_models = tuple(MODELS)
     poll_interval = 10
     supports_find = True
     supports_poll_many = True
     supports_callback = True  # callback_url: Kling POSTs the task object on each status change (unsigned)
 
+    def parse_credentials(self, raw):
+        """``AK|SK`` (two parts) or one API key; anything else is refused, saying which is which."""
+        value = (raw or "").strip()
+        usage = (
+            "Kling takes either AK|SK (access key and secret key joined by '|', signed into a JWT) "
+            "or a single API key (sent as a Bearer token), without spaces"
+        )
+        if "|" in value:
+            parts = [part.strip() for part in value.split("|")]
+            if len(parts) != 2 or not all(parts) or any(ch.isspace() for part in parts for ch in part):
+                raise ValueError(usage)
+            return "|".join(parts)
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError(usage)
+        return value
+
     # --- validation -------------------------------------------------------------------
 
     def capabilities(self, upstream_model):
-        if upstream_model in IMAGE_ONLY_MODELS:  # the aspect ratio is the image's own
-            return declare_capabilities((IMAGE, FIRST_LAST), DURATIONS, MODE_RESOLUTION.values())
-        modes = (TEXT, IMAGE, FIRST_LAST)
-        return declare_capabilities(modes, DURATIONS, MODE_RESOLUTION.values(), aspect_ratios=ASPECT_RATIOS)
+        spec = MODELS.get(upstream_model, UNKNOWN_MODEL)
+        sound = (True, False) if spec.sound else ()
+        resolutions = MODE_RESOLUTION.values()
+        if OMNI in spec.families:
+            inputs = media_inputs(reference_images=OMNI_IMAGES, reference_videos=1, generate_audio=sound)
+            modes = (TEXT, IMAGE, FIRST_LAST, REFERENCE)
+            return declare_capabilities(
+                modes, spec.durations, resolutions, aspect_ratios=ASPECT_RATIOS, audio=spec.sound, inputs=inputs
+            )
+        inputs = media_inputs(
+            reference_images=spec.multi_images,
+            generate_audio=sound,
+            excludes=(("image", "reference_images"), ("last_frame", "reference_images")) if spec.multi_images else (),
+        )
+        if TEXT2VIDEO not in spec.families:  # image-only: the aspect ratio is the image's own
+            return declare_capabilities((IMAGE, FIRST_LAST), spec.durations, resolutions, inputs=inputs)
+        modes = (TEXT, IMAGE, FIRST_LAST, REFERENCE) if spec.multi_images else (TEXT, IMAGE, FIRST_LAST)
+        return declare_capabilities(
+            modes, spec.durations, resolutions, aspect_ratios=ASPECT_RATIOS, audio=spec.sound, inputs=inputs
+        )
 
     def plan(self, request, upstream_model):
-        action = self._action(request, upstream_model)
-        seconds = self.choose(request.seconds, DURATIONS, "seconds", default=5)
+        spec = MODELS.get(upstream_model, UNKNOWN_MODEL)
+        action = self._action(request, upstream_model, spec)
         mode = self._mode(request)
-        extra = split_pinned(request.extra, self._billed(upstream_model, seconds, mode))
-        ratio = requested_ratio(request, ASPECT_RATIOS) if action == TEXT2VIDEO else None
-        self._check_extras(request, upstream_model)
+        video = request.reference_videos[0] if request.reference_videos else None
+        refer_type = self._refer_type(video)
+        if refer_type == "base":  # edit mode: the output is as long as the video, at most 10 s
+            if request.seconds is not None:
+                raise RequestInvalid(
+                    "With a 'base' reference video Kling's output is as long as that video: leave 'seconds' out",
+                    "seconds",
+                    "invalid_seconds",
+                )
+            seconds = OMNI_VIDEO_SECONDS
+        else:
+            seconds = self.choose(request.seconds, spec.durations, "seconds", default=5)
+        if video is not None and seconds > OMNI_VIDEO_SECONDS:
+            raise RequestInvalid(
+                f"With a reference video Kling makes at most {OMNI_VIDEO_SECONDS} s; 'seconds' is {seconds}",
+                "seconds",
+                "invalid_seconds",
+            )
+        sound = self._sound(request, upstream_model, spec, mode, video)
+        pinned = self._billed(upstream_model, seconds, mode, action, spec, request, refer_type)
+        extra = split_pinned(request.extra, pinned)
+        self._check_extras(request, upstream_model, action)
+        keep_sound = extra.pop("keep_original_sound", None)
+        if keep_sound is not None and (video is None or keep_sound not in ("yes", "no")):
+            raise RequestInvalid(
+                "metadata.keep_original_sound is 'yes' or 'no', with a reference video",
+                "metadata.keep_original_sound",
+            )
+        if action == OMNI:
+            self._check_omni(request, video)
+        ratio = None
+        if action in (TEXT2VIDEO, MULTI_IMAGE) or (action == OMNI and not request.image and refer_type != "base"):
+            ratio = requested_ratio(request, ASPECT_RATIOS)
+            if action == OMNI:
+                ratio = ratio or "16:9"  # required there without a first frame or a base video
+        credits = CREDITS_PER_5S[mode] * seconds / 5
         return Plan(
             seconds=seconds,
             resolution=MODE_RESOLUTION[mode],
             aspect_ratio=ratio,
             extra=extra,
-            derived={"action": action, "mode": mode},
+            derived={
+                "action": action,
+                "mode": mode,
+                "sound": sound,
+                "refer_type": refer_type,
+                "keep_original_sound": keep_sound or "no",
+                "vendor_credits": str(credits.normalize()),
+            },
         )
 
-    def _action(self, request, model):
-        if request.reference_images:
-            raise RequestInvalid("Kling takes a first frame and a last frame, not reference images", "reference_images")
+    def _action(self, request, model, spec):
+        if OMNI in spec.families:
+            action = OMNI
+        elif request.reference_images:
+            if not spec.multi_images:
+                raise RequestInvalid(
+                    f"{model} takes a first frame and a last frame, not reference images "
+                    "(multi-image2video: kling-v1-6; omni-video: kling-video-o1, kling-v3-omni)",
+                    "reference_images",
+                    "unsupported_input",
+                )
+            action = MULTI_IMAGE
+        else:
+            action = IMAGE2VIDEO if request.image else TEXT2VIDEO
         if request.last_frame and not request.image:
             raise RequestInvalid("A last frame needs a first frame ('image')", "image", "image_required")
-        action = IMAGE2VIDEO if request.image else TEXT2VIDEO
         if request.native_action and request.native_action != action:
-            needed = "needs" if request.native_action == IMAGE2VIDEO else "takes no"
-            raise RequestInvalid(f"Kling {request.native_action} {needed} 'image'", "image", "invalid_mode")
-        if action == TEXT2VIDEO and model in IMAGE_ONLY_MODELS:
+            if request.native_action in (TEXT2VIDEO, IMAGE2VIDEO) and action in (TEXT2VIDEO, IMAGE2VIDEO):
+                needed = "needs" if request.native_action == IMAGE2VIDEO else "takes no"
+                raise RequestInvalid(f"Kling {request.native_action} {needed} 'image'", "image", "invalid_mode")
+            raise RequestInvalid(
+                f"{model} is not served on Kling's {request.native_action} endpoint (it is a {action} request)",
+                "model_name",
+                "invalid_mode",
+            )
+        if action == TEXT2VIDEO and TEXT2VIDEO not in spec.families:
             raise RequestInvalid(f"{model} only does image-to-video: 'image' is required", "image", "image_required")
-        if action == TEXT2VIDEO and not request.prompt:
-            raise RequestInvalid("Kling text-to-video needs a 'prompt'", "prompt", "prompt_required")
+        if action == MULTI_IMAGE and len(request.reference_images) > spec.multi_images:
+            raise RequestInvalid(
+                f"{model} takes at most {spec.multi_images} reference images", "reference_images", "too_many_inputs"
+            )
+        if action in (TEXT2VIDEO, MULTI_IMAGE) and not request.prompt:
+            raise RequestInvalid(f"Kling {action} needs a 'prompt'", "prompt", "prompt_required")
+        if action == OMNI and not request.prompt and not request.extra.get("multi_shot"):
+            raise RequestInvalid("Kling omni-video needs a 'prompt'", "prompt", "prompt_required")
         if len(request.prompt or "") > PROMPT_LIMIT:
             raise RequestInvalid(f"'prompt' is longer than {PROMPT_LIMIT} characters", "prompt", "prompt_too_long")
-        for param, image in (("image", request.image), ("last_frame", request.last_frame)):
+        images = [("image", request.image), ("last_frame", request.last_frame)]
+        images += [(f"reference_images[{i}]", image) for i, image in enumerate(request.reference_images)]
+        for param, image in images:
             if image is not None and image.data is not None and image.mime_type not in IMAGE_TYPES:
                 raise RequestInvalid(f"Kling takes JPEG or PNG images; '{param}' is {image.mime_type}", param)
         return action
+
+    @staticmethod
+    def _refer_type(video):
+        """A reference video's role at omni: its tag, ``base`` (the video to edit) or ``feature`` (its
+        style and camera to follow, the default)."""
+        if video is None:
+            return None
+        if video.tag is not None and video.tag not in REFER_TYPES:
+            raise RequestInvalid(
+                f"reference_videos[0] tag must be 'base' (edit this video) or 'feature' (follow its style); "
+                f"got {video.tag!r}",
+                "reference_videos[0].tag",
+                "unsupported_input",
+            )
+        return video.tag or "feature"
+
+    def _sound(self, request, model, spec, mode, video):
+        """``on``/``off`` as sent (None: not sent, Kling's default off); check_inputs() refused
+        generate_audio for a model without sound."""
+        given = request.extra.get("sound")
+        if not spec.sound:
+            if given is not None:
+                raise RequestInvalid(f"{model} makes no sound: metadata.sound is not taken", "metadata.sound")
+            return None
+        if given is not None and given not in ("on", "off"):
+            raise RequestInvalid("metadata.sound must be 'on' or 'off'", "metadata.sound", "invalid_metadata.sound")
+        sound = given if request.generate_audio is None else ("on" if request.generate_audio else "off")
+        param = "generate_audio" if request.generate_audio is not None else "metadata.sound"
+        if sound == "on" and video is not None:
+            raise RequestInvalid("Kling makes no sound with a reference video", param, "conflicting_inputs")
+        if sound == "on" and model in SOUND_PRO_ONLY and mode != "pro":
+            raise RequestInvalid(f"{model} makes sound in mode pro (1080p) only", param, "conflicting_inputs")
+        return sound
+
+    def _check_omni(self, request, video):
+        elements = request.extra.get("element_list") or []
+        if not isinstance(elements, list):
+            raise RequestInvalid("metadata.element_list must be a list of {element_id}", "metadata.element_list")
+        images = len(request.images()) + len(elements)
+        most = OMNI_IMAGES_WITH_VIDEO if video is not None else OMNI_IMAGES
+        if images > most:
+            with_video = " with a reference video" if video is not None else ""
+            raise RequestInvalid(
+                f"Kling omni-video takes at most {most} images and elements{with_video}; got {images}",
+                "reference_images",
+                "too_many_inputs",
+            )
+        if video is not None and video.tag == "base" and request.image:
+            raise RequestInvalid(
+                "A 'base' reference video (edit mode) takes no first or last frame", "image", "conflicting_inputs"
+            )
 
     def _mode(self, request):
         chosen = self.choose(request.extra.get("mode"), tuple(MODE_RESOLUTION), "metadata.mode")
@@ -186,15 +380,17 @@ class Kling(Adaptor):
             )
         return mode
 
-    def _check_extras(self, request, model):
+    def _check_extras(self, request, model, action):
         extra = request.extra
         if "cfg_scale" in extra:
             value = extra["cfg_scale"]
-            if model.startswith("kling-v2"):
+            if model.startswith(("kling-v2", "kling-v3", "kling-video")):
                 raise RequestInvalid(f"{model} does not take metadata.cfg_scale", "metadata.cfg_scale")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise RequestInvalid("metadata.cfg_scale must be a number from 0 to 1", "metadata.cfg_scale")
         camera = extra.get("camera_control")
+        if camera is not None and action not in (TEXT2VIDEO, IMAGE2VIDEO):
+            raise RequestInvalid(f"Kling {action} takes no camera_control", "metadata.camera_control")
         if camera is not None and (not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES):
             raise RequestInvalid(
                 f"metadata.camera_control.type must be one of {', '.join(CAMERA_TYPES)}", "metadata.camera_control"
@@ -212,23 +408,55 @@ class Kling(Adaptor):
             raise RequestInvalid(f"Kling cannot combine {' and '.join(groups)} in one video", "metadata")
 
     @staticmethod
-    def _billed(model, seconds, mode):
-        return {"model_name": model, "model": model, "duration": str(seconds), "mode": mode}
+    def _billed(model, seconds, mode, action, spec, request, refer_type):
+        """The vendor fields plan() decides (metadata may only repeat them): the model, duration and
+        mode billed, the sound asked for, and the image and video lists the gateway builds."""
+        pinned = {"model_name": model, "model": model, "duration": str(seconds), "mode": mode}
+        if refer_type == "base":
+            pinned["duration"] = None  # the output is as long as the base video
+        if spec.sound and request.generate_audio is not None:
+            pinned["sound"] = "on" if request.generate_audio else "off"
+        if action in (OMNI, MULTI_IMAGE):
+            pinned["image_list"] = None
+        if action == OMNI:
+            pinned["video_list"] = None
+        return pinned
 
     # --- calls ------------------------------------------------------------------------
 
     def submit(self, ctx, request, upstream_model, plan):
         action = plan.derived["action"]
         body = {"model_name": upstream_model, "mode": plan.derived["mode"], "duration": str(plan.seconds)}
+        if plan.derived.get("refer_type") == "base":
+            del body["duration"]  # the output is as long as the video being edited
         if request.prompt:
             body["prompt"] = request.prompt
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
+        if plan.derived.get("sound"):
+            body["sound"] = plan.derived["sound"]
         if action == IMAGE2VIDEO:
             body["image"] = _image(request.image)
             if request.last_frame:
                 body["image_tail"] = _image(request.last_frame)
-        elif plan.aspect_ratio:
+        elif action == MULTI_IMAGE:
+            body["image_list"] = [{"image": _image(image)} for image in request.reference_images]
+        elif action == OMNI:
+            images = [{"image_url": _image(request.image), "type": "first_frame"}] if request.image else []
+            if request.last_frame:
+                images.append({"image_url": _image(request.last_frame), "type": "end_frame"})
+            images += [{"image_url": _image(image)} for image in request.reference_images]
+            if images:
+                body["image_list"] = images
+            if request.reference_videos:
+                body["video_list"] = [
+                    {
+                        "video_url": request.reference_videos[0].url,
+                        "refer_type": plan.derived["refer_type"],
+                        "keep_original_sound": plan.derived["keep_original_sound"],
+                    }
+                ]
+        if plan.aspect_ratio and action != IMAGE2VIDEO:
             body["aspect_ratio"] = plan.aspect_ratio
         body.update(plan.extra)  # the billed keys were checked in plan(); everything else is a Kling extra
         if ctx.external_id:
@@ -297,6 +525,11 @@ class Kling(Adaptor):
                 raise VendorError("Kling reports the task succeeded but gives no video URL")
             result.result_url = videos[0]["url"]
             result.seconds = _float(videos[0].get("duration"))
+            if videos[0].get("id"):
+                result.state["vendor_video_id"] = str(videos[0]["id"])  # what video-extend would take
+            credits = _float(data.get("final_unit_deduction"))
+            if credits is not None and math.isfinite(credits) and credits >= 0:
+                result.state["vendor_credits"] = str(data["final_unit_deduction"])  # as Kling says them
         elif status == FAILED:
             message = data.get("task_status_msg") or "Kling reports the task failed"
             result.moderation = any(word in message.lower() for word in MODERATION_WORDS)
@@ -341,10 +574,14 @@ class Kling(Adaptor):
         return (base[:-3] if base.endswith("/v1") else base) + path
 
     def _headers(self, ctx):
+        """A JWT signed per request for ``AK|SK``; the single API key as it is."""
         try:
-            access_key, secret_key = self.parse_credentials(ctx.credentials).split("|")
+            credentials = self.parse_credentials(ctx.credentials)
         except ValueError as exc:
             raise VendorAuthFailed(str(exc)) from None
+        if "|" not in credentials:
+            return {"Authorization": f"Bearer {credentials}"}
+        access_key, secret_key = credentials.split("|")
         return {"Authorization": f"Bearer {jwt_token(access_key, secret_key)}"}
 
     def _data(self, response, expect=dict):
@@ -374,7 +611,7 @@ class Kling(Adaptor):
 
 def _family(state):
     """The path family a task was created on (kept in its state at submit), text2video if unknown."""
-    return state.get("action") if state.get("action") in (TEXT2VIDEO, IMAGE2VIDEO) else TEXT2VIDEO
+    return state.get("action") if state.get("action") in FAMILIES else TEXT2VIDEO
 
 
 def _image(image):

@@ -5,7 +5,12 @@ Business errors come as HTTP 200 with a non-zero ``base_resp.status_code``.
 Callbacks: with ``callback_url`` MiniMax first checks the URL while the create is in flight, POSTing
 ``{"challenge": "..."}``, which must be echoed back as ``{"challenge": "..."}`` (else the create fails
 2013 "fail to check callback url"); then it POSTs ``{task_id, status, file_id, base_resp}`` on status
-changes (unsigned)."""
+changes (unsigned).
+
+Hailuo 2.3 (docs/vendors/minimax-hailuo.md): ``MiniMax-Hailuo-2.3`` text or first frame, 768P
+(default) or 1080P, 6 or 10 s, 1080P only at 6 s; ``MiniMax-Hailuo-2.3-Fast`` the same from a first
+frame only. No last frame and no subject reference on 2.3 (neither is documented for it): refused;
+``S2V-01`` keeps its one subject image. No model takes audio, reference videos or a clip to continue."""
 
 import json
 import logging
@@ -29,6 +34,7 @@ from .base import (
     VendorTaskMissing,
     VendorUnavailable,
     declare_capabilities,
+    media_inputs,
     split_pinned,
 )
 
@@ -45,18 +51,23 @@ class HailuoModel:
     last_frame: bool = False
     subject: bool = False  # S2V: needs one subject reference image
     image_only: tuple = ()  # resolutions offered only with a first frame
+    # Why a subject reference is refused, when the model is documented without one (2.3).
+    no_subject: str = ""
 
     @property
     def durations(self):
         return (6, 10) if self.ten_seconds else (6,)
 
 
-HAILUO_23 = HailuoModel(True, True, ("768P", "1080P"), "768P", ("768P",))
+UNVERIFIED_SUBJECT = "subject_reference on Hailuo 2.3 is not documented by MiniMax"
+HAILUO_23 = HailuoModel(True, True, ("768P", "1080P"), "768P", ("768P",), no_subject=UNVERIFIED_SUBJECT)
 T2V_01 = HailuoModel(True, False, ("720P",), "720P")
 I2V_01 = HailuoModel(False, True, ("720P",), "720P")
 MODELS = {
     "MiniMax-Hailuo-2.3": HAILUO_23,
-    "MiniMax-Hailuo-2.3-Fast": HailuoModel(False, True, ("768P", "1080P"), "768P", ("768P",)),
+    "MiniMax-Hailuo-2.3-Fast": HailuoModel(
+        False, True, ("768P", "1080P"), "768P", ("768P",), no_subject=UNVERIFIED_SUBJECT
+    ),
     "MiniMax-Hailuo-02": HailuoModel(
         True, True, ("512P", "768P", "1080P"), "768P", ("512P", "768P"), last_frame=True, image_only=("512P",)
     ),
@@ -106,7 +117,8 @@ class MiniMaxHailuo(Adaptor):
         spec = MODELS.get(upstream_model, PERMISSIVE)
         offered = ((spec.text, TEXT), (spec.image, IMAGE), (spec.last_frame, FIRST_LAST), (spec.subject, REFERENCE))
         modes = [mode for offers, mode in offered if offers]
-        return declare_capabilities(modes, spec.durations, [tier.lower() for tier in spec.resolutions])
+        inputs = media_inputs(reference_images=1 if spec.subject else 0)
+        return declare_capabilities(modes, spec.durations, [tier.lower() for tier in spec.resolutions], inputs=inputs)
 
     def plan(self, request, upstream_model):
         spec = MODELS.get(upstream_model, PERMISSIVE)
@@ -139,6 +151,13 @@ class MiniMaxHailuo(Adaptor):
                 )
             images["subject_reference"] = [{"type": "character", "image": [_image_ref(subjects[0])]}]
             return images
+        if request.reference_images and spec.no_subject:
+            raise RequestInvalid(
+                f"{model} takes no subject reference ('reference_images' / metadata.subject_reference): "
+                f"{spec.no_subject}; use S2V-01 for a subject image",
+                "reference_images",
+                "unsupported_input",
+            )
         if request.reference_images:
             raise RequestInvalid(f"{model} takes no 'reference_images' (S2V-01 does)", "reference_images")
         if request.image is None and not spec.text:

@@ -10,8 +10,10 @@ VENDOR_MODULES = {
     "dashscope": "channels.adaptors.dashscope",
     "minimax": "channels.adaptors.minimax",
     "gemini": "channels.adaptors.gemini",
+    "vertex": "channels.adaptors.vertex",
     "kling": "channels.adaptors.kling",
     "vidu": "channels.adaptors.vidu",
+    "xai": "channels.adaptors.xai",
 }
 
 _adaptors = {}

@@ -10,7 +10,7 @@ A task can be cancelled while it is queued or in progress (until ``delay`` has p
 import secrets
 import time
 
-from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
+from ..canonical import EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -24,8 +24,19 @@ from .base import (
     Submission,
     VendorRejected,
     declare_capabilities,
+    media_inputs,
 )
 from .samples import DURATIONS, sample_video_path
+
+INPUTS = media_inputs(
+    reference_images=4,
+    image_tags=("asset", "style"),
+    reference_videos=2,
+    audio=1,
+    first_clip=True,
+    generate_audio=(True, False),
+    excludes=(("first_clip", "image"), ("first_clip", "reference_images"), ("first_clip", "reference_videos")),
+)
 
 
 class Sandbox(Adaptor):
@@ -42,8 +53,16 @@ class Sandbox(Adaptor):
         return (raw or "").strip()
 
     def capabilities(self, upstream_model):
-        # Any mode and any size up to 4096x4096 is taken; the tier follows the size.
-        return declare_capabilities((TEXT, IMAGE, FIRST_LAST, REFERENCE), DURATIONS, ("480p", "720p", "1080p"))
+        # Any mode and any size up to 4096x4096 is taken; the tier follows the size. The media
+        # vocabulary is taken in full (and ignored), with limits like a real vendor's, so clients
+        # can try it against the demo.
+        return declare_capabilities(
+            (TEXT, IMAGE, FIRST_LAST, REFERENCE, EXTEND),
+            DURATIONS,
+            ("480p", "720p", "1080p"),
+            audio=True,
+            inputs=INPUTS,
+        )
 
     def plan(self, request, upstream_model):
         seconds = self.choose(request.seconds, DURATIONS, "seconds", default=5)

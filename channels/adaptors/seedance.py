@@ -8,14 +8,22 @@ prompts because they would change what is billed).
 Cancel: ``DELETE /contents/generations/tasks/{id}`` cancels a queued task (it then reads
 ``cancelled``) but deletes the record of a finished one, and a running task cannot be cancelled.
 So cancel() reads the task first and sends the DELETE only while Ark still has it queued.
+
+Seedance 2.0 (``doubao-seedance-2-0-*``) adds ``video_url`` items (role ``reference_video``) and
+``audio_url`` items (role ``reference_audio``) to ``content``, a ``generate_audio`` switch (on by
+default) and an automatic duration (``duration: -1``, canonical ``seconds`` AUTO_SECONDS): the hold
+is for the longest video the model makes and the capture for the seconds the finished task reports.
+The clips' lengths (each 2-15 s, videos and audios each 15 s in total) are Ark's to check: the
+gateway does not fetch clips, and Ark's 400 ``InvalidParameter`` comes back as the vendor's refusal
+(nothing charged).
 """
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import http
-from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
+from ..canonical import AUTO_SECONDS, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
     CANCELLED,
     COMPLETED,
@@ -32,6 +40,7 @@ from .base import (
     VendorTaskMissing,
     VendorUnavailable,
     declare_capabilities,
+    media_inputs,
     split_pinned,
 )
 
@@ -53,13 +62,48 @@ class Model:
     seconds: tuple
     default_resolution: str
     modes: tuple
+    resolutions: tuple = RESOLUTIONS
+    reference_images: int = MAX_REFERENCES
+    # Seedance 2.0: reference clips, the generate_audio switch, duration -1.
+    reference_videos: int = 0
+    audio: int = 0
+    generate_audio: bool = False
+    auto_seconds: bool = False
+
+    def inputs(self):
+        if not self.reference_videos:
+            return media_inputs(reference_images=self.reference_images if REFERENCE in self.modes else 0)
+        frames_exclude = [(frame, ref) for frame in ("image", "last_frame") for ref in REFERENCE_FIELDS]
+        return media_inputs(
+            reference_images=self.reference_images,
+            reference_videos=self.reference_videos,
+            audio=self.audio,
+            generate_audio=(True, False) if self.generate_audio else (),
+            excludes=frames_exclude,
+        )
 
 
+REFERENCE_FIELDS = ("reference_images", "reference_videos", "audio")
+SEEDANCE_2 = Model(
+    tuple(range(4, 16)),
+    "720p",
+    (TEXT, IMAGE, FIRST_LAST, REFERENCE),
+    reference_images=9,
+    reference_videos=3,
+    audio=3,
+    generate_audio=True,
+    auto_seconds=True,
+)
+SEEDANCE_2_FAST = replace(SEEDANCE_2, resolutions=("480p", "720p"))
 MODELS = {
     "doubao-seedance-1-0-pro-250528": Model(tuple(range(2, 13)), "1080p", (TEXT, IMAGE, FIRST_LAST)),
     "doubao-seedance-1-0-lite-t2v-250428": Model(tuple(range(2, 13)), "720p", (TEXT,)),
     "doubao-seedance-1-0-lite-i2v-250428": Model(tuple(range(2, 13)), "720p", (IMAGE, FIRST_LAST, REFERENCE)),
     "doubao-seedance-1-5-pro-251215": Model(tuple(range(4, 13)), "720p", (TEXT, IMAGE, FIRST_LAST)),
+    # 4K for the full model is in one relay's price list only [L]: not offered until verified.
+    "doubao-seedance-2-0-260128": SEEDANCE_2,
+    "doubao-seedance-2-0-fast-260128": SEEDANCE_2_FAST,
+    "doubao-seedance-2-0-mini-260615": SEEDANCE_2_FAST,  # [L]: tiers unknown, the fast model's assumed
 }
 # A model outside the catalogue (a channel may serve newer ones): Ark validates the rest.
 OTHER = Model(tuple(range(2, 16)), "720p", (TEXT, IMAGE, FIRST_LAST, REFERENCE))
@@ -100,7 +144,14 @@ class Seedance(Adaptor):
     def capabilities(self, upstream_model):
         model = MODELS.get(upstream_model, OTHER)
         ratios = RATIOS if TEXT in model.modes else ()
-        return declare_capabilities(model.modes, model.seconds, RESOLUTIONS, aspect_ratios=ratios)
+        return declare_capabilities(
+            model.modes,
+            model.seconds,
+            model.resolutions,
+            aspect_ratios=ratios,
+            audio=model.generate_audio,
+            inputs=model.inputs(),
+        )
 
     def plan(self, request, upstream_model):
         model = MODELS.get(upstream_model, OTHER)
@@ -108,10 +159,34 @@ class Seedance(Adaptor):
             allowed = " or ".join(MODE_NAMES[mode] for mode in model.modes)
             param = {TEXT: "image", FIRST_LAST: "last_frame", REFERENCE: "reference_images"}.get(request.mode, "image")
             raise RequestInvalid(f"{upstream_model} takes {allowed}; got {MODE_NAMES[request.mode]}", param)
-        if len(request.reference_images) > MAX_REFERENCES:
-            raise RequestInvalid(f"At most {MAX_REFERENCES} reference images", "reference_images")
-        if request.reference_images and (request.image or request.last_frame):
-            raise RequestInvalid("Reference images cannot be combined with first/last frames", "reference_images")
+        if len(request.reference_images) > model.reference_images:
+            raise RequestInvalid(
+                f"{upstream_model} takes at most {model.reference_images} reference images",
+                "reference_images",
+                "too_many_inputs",
+            )
+        for name in REFERENCE_FIELDS:
+            if getattr(request, name) and (request.image or request.last_frame):
+                raise RequestInvalid(
+                    f"{name.replace('_', ' ').capitalize()} cannot be combined with first/last frames",
+                    name,
+                    "conflicting_inputs",
+                )
+        for name in ("reference_videos", "audio"):
+            for index, clip in enumerate(getattr(request, name)):
+                if clip.tag:  # Ark's clips carry a fixed role; the prompt names them "Video 1", "Audio 1"
+                    raise RequestInvalid(
+                        f"{upstream_model} takes no tag on {name}[{index}] (refer to it as 'Video {index + 1}' "
+                        f"or 'Audio {index + 1}' in the prompt)",
+                        f"{name}[{index}].tag",
+                        "unsupported_input",
+                    )
+        if request.audio and not (request.reference_images or request.reference_videos):
+            raise RequestInvalid(
+                f"{upstream_model} takes audio clips only with a reference image or video to go with them",
+                "audio",
+                "reference_required",
+            )
         if request.last_frame and not request.image:
             raise RequestInvalid("A last frame needs a first frame ('image') too", "image", "image_required")
         if request.mode == TEXT and not request.prompt:
@@ -126,15 +201,22 @@ class Seedance(Adaptor):
             raise RequestInvalid("Seedance does not take a negative prompt", "negative_prompt", "unsupported_parameter")
         if request.fps not in (None, 24):
             raise RequestInvalid("Seedance renders 24 fps only", "fps", "invalid_fps")
-        seconds = self.choose(request.seconds, model.seconds, "seconds", default=5)
+        if model.auto_seconds and request.seconds == AUTO_SECONDS:
+            # Ark picks the length: hold for the longest it makes, capture what it reports producing.
+            duration, seconds = AUTO_SECONDS, max(model.seconds)
+        else:
+            duration = seconds = self.choose(request.seconds, model.seconds, "seconds", default=5)
         resolution = self.choose(
-            request.resolution, RESOLUTIONS, "size" if request.size else "resolution", model.default_resolution
+            request.resolution, model.resolutions, "size" if request.size else "resolution", model.default_resolution
         )
         self.choose(request.aspect_ratio, RATIOS, "aspect_ratio")
         content = self._content(request)
-        pinned = {"model": upstream_model, "content": content, "duration": seconds, "resolution": resolution}
+        pinned = {"model": upstream_model, "content": content, "duration": duration, "resolution": resolution}
+        derived = {"content": content, "duration": duration}
+        if model.generate_audio:  # Ark's default is on: said explicitly, so what is sent is what was asked
+            pinned["generate_audio"] = derived["generate_audio"] = request.generate_audio is not False
         extra = split_pinned(request.extra, {**pinned, "frames": None, "draft": None})  # before money moves
-        return Plan(seconds=seconds, resolution=resolution, extra=extra, derived={"content": content})
+        return Plan(seconds=seconds, resolution=resolution, extra=extra, derived=derived)
 
     @staticmethod
     def _content(request):
@@ -145,15 +227,21 @@ class Seedance(Adaptor):
             if image is not None:
                 url = image.url if image.data is None else image.data_uri
                 content.append({"type": "image_url", "image_url": {"url": url}, "role": role})
+        for clip in request.reference_videos:
+            content.append({"type": "video_url", "video_url": {"url": clip.url}, "role": "reference_video"})
+        for clip in request.audio:
+            content.append({"type": "audio_url", "audio_url": {"url": clip.url}, "role": "reference_audio"})
         return content
 
     def submit(self, ctx, request, upstream_model, plan):
         body = {
             "model": upstream_model,
             "content": plan.derived["content"],
-            "duration": plan.seconds,
+            "duration": plan.derived.get("duration", plan.seconds),
             "resolution": plan.resolution,
         }
+        if "generate_audio" in plan.derived:
+            body["generate_audio"] = plan.derived["generate_audio"]
         if request.aspect_ratio:
             body["ratio"] = request.aspect_ratio
         if request.seed is not None:

@@ -9,6 +9,16 @@ image used as a reference. Duration and resolution are billed per the model's ru
 dialects lift new-api's ``metadata.duration``/``metadata.resolution`` into the request), so
 metadata may repeat them but never override them.
 
+Which model does what (docs/vendors/vidu.md): ``viduq3-pro`` text, image, first+last frames;
+``viduq3-turbo`` those and reference2video (3-16 s there); ``viduq3`` reference2video only (3-16 s);
+the Q3 models take ``audio`` (the canonical ``generate_audio``; Vidu's default: on).
+
+reference2video takes its images in one of two forms, never both: untagged reference images go
+as the flat ``images`` list (1-7; 1-3 on vidu2.0); reference images tagged with a subject id go as
+``subjects: [{id, images, voice_id}]`` (the prompt names them ``@id``): at most 7 subjects of at
+most 3 images, 7 images in all, on the models that take subjects (not vidu1.5). A subject's
+``voice_id`` comes from ``metadata.subject_voices`` ({subject id: voice id}).
+
 Cancel: ``POST /ent/v2/tasks/{id}/cancel`` with ``{"id": ...}`` answers ``{}`` while the task is
 queued; once it is scheduled Vidu refuses (400 BadRequest "task state is scheduled, can not
 cancel"). A cancelled task reads ``state: failed`` with ``err_code: UserCancelled``.
@@ -33,6 +43,7 @@ from .. import http
 from ..canonical import FIRST_LAST, IMAGE, TEXT, RequestInvalid
 from ..canonical import REFERENCE as REFERENCE_MODE
 from .base import (
+    ANY_TAG,
     CANCELLED,
     COMPLETED,
     FAILED,
@@ -50,6 +61,7 @@ from .base import (
     VendorTaskMissing,
     VendorUnavailable,
     declare_capabilities,
+    media_inputs,
     split_pinned,
 )
 from .common import requested_ratio
@@ -68,7 +80,14 @@ ACTIONS = {
     "referenceGenerate": REFERENCE,
 }
 IMAGE_COUNTS = {TEXT2VIDEO: (0, 0), IMG2VIDEO: (1, 1), START_END: (2, 2), REFERENCE: (1, 7)}
-REFERENCE_MODELS = ("viduq2", "viduq1", "vidu2.0", "vidu1.5")
+REFERENCE_MODELS = ("viduq3", "viduq3-turbo", "viduq2", "viduq1", "vidu2.0", "vidu1.5")
+REFERENCE_ONLY = ("viduq3",)  # smart shot cuts from reference images; no text/img2video
+SUBJECT_MODELS = ("viduq3", "viduq3-turbo", "viduq2", "viduq1", "vidu2.0")  # take ``subjects``
+AUDIO_MODELS = ("viduq3", "viduq3-pro", "viduq3-turbo")  # take ``audio`` (default true)
+MAX_SUBJECTS = 7
+MAX_SUBJECT_IMAGES = 3  # per subject
+MAX_REFERENCE_IMAGES = 7  # in all, flat or in subjects
+SUBJECT_VOICES = "subject_voices"  # the gateway's metadata key: {subject id: voice_id}
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 RATIOS = ("16:9", "9:16", "1:1")
 WIDE_RATIOS = RATIOS + ("4:3", "3:4")  # text2video on q2/q3
@@ -84,8 +103,11 @@ CALLBACK_ALGORITHM = "hmac-sha256"
 CALLBACK_MAX_AGE = 300  # seconds a signed callback's Date may be off from now (either way)
 
 
-def model_rules(model):
-    """(allowed seconds, default seconds, {seconds: (allowed resolutions, default)}) of a Vidu model."""
+def model_rules(model, endpoint=None):
+    """(allowed seconds, default seconds, {seconds: (allowed resolutions, default)}) of a Vidu model
+    (on ``endpoint``, when it changes them: reference2video on Q3 runs 3-16 s)."""
+    if model == "viduq3" or (model.startswith("viduq3") and endpoint == REFERENCE):
+        return range(3, 17), 5, dict.fromkeys(range(3, 17), (HD, "720p"))
     if model.startswith("viduq3"):
         return range(1, 17), 5, dict.fromkeys(range(1, 17), (HD, "720p"))
     if model.startswith("viduq2"):
@@ -129,25 +151,131 @@ class Vidu(Adaptor):
         except RequestInvalid:
             return {}
         tiers = dict.fromkeys(tier for allowed, _ in resolutions.values() for tier in allowed)
-        modes = (TEXT, IMAGE, FIRST_LAST) + ((REFERENCE_MODE,) if upstream_model in REFERENCE_MODELS else ())
+        modes = () if upstream_model in REFERENCE_ONLY else (TEXT, IMAGE, FIRST_LAST)
+        modes += (REFERENCE_MODE,) if upstream_model in REFERENCE_MODELS else ()
         ratios = WIDE_RATIOS if upstream_model.startswith(("viduq2", "viduq3")) else RATIOS
-        return declare_capabilities(modes, durations, tiers, aspect_ratios=ratios)
+        audio = upstream_model in AUDIO_MODELS
+        inputs = media_inputs(
+            reference_images=_most_references(upstream_model),
+            image_tags=(ANY_TAG,) if upstream_model in SUBJECT_MODELS else (),
+            generate_audio=(True, False) if audio else (),
+        )
+        return declare_capabilities(modes, durations, tiers, aspect_ratios=ratios, audio=audio, inputs=inputs)
 
     def plan(self, request, upstream_model):
-        durations, default_seconds, resolutions = model_rules(upstream_model)
+        model_rules(upstream_model)  # an unknown model is refused first
         endpoint = self._endpoint(request, upstream_model)
+        durations, default_seconds, resolutions = model_rules(upstream_model, endpoint)
         ratio = None
         if endpoint in (TEXT2VIDEO, REFERENCE):
             ratio = self._aspect_ratio(request, upstream_model, endpoint)
-        seconds = self.choose(request.seconds, tuple(durations), "seconds", default=default_seconds)
+        seconds = self._seconds(request, upstream_model, endpoint, durations, default_seconds)
         allowed, default_resolution = resolutions[seconds]
         resolution = self._resolution(request, upstream_model, seconds, allowed, default_resolution)
-        # "action" only chose the endpoint.
-        extra = {key: value for key, value in request.extra.items() if key != "action"}
-        extra = split_pinned(extra, self._billed(upstream_model, seconds, resolution))
-        return Plan(
-            seconds=seconds, resolution=resolution, aspect_ratio=ratio, extra=extra, derived={"endpoint": endpoint}
-        )
+        derived = {"endpoint": endpoint}
+        if endpoint == REFERENCE:
+            derived.update(self._references(request, upstream_model))
+        audio = self._audio(request, upstream_model)
+        if audio is not None:
+            derived["audio"] = audio
+        # "action" only chose the endpoint; "audio" and the subjects' voices were read above.
+        taken = ("action", "audio", SUBJECT_VOICES)
+        extra = {key: value for key, value in request.extra.items() if key not in taken}
+        pinned = {**self._billed(upstream_model, seconds, resolution), "images": None, "subjects": None}
+        extra = split_pinned(extra, pinned)
+        return Plan(seconds=seconds, resolution=resolution, aspect_ratio=ratio, extra=extra, derived=derived)
+
+    def _seconds(self, request, model, endpoint, durations, default):
+        if request.seconds is not None and request.seconds not in durations and endpoint == REFERENCE:
+            low, high = durations[0], durations[-1]
+            raise RequestInvalid(
+                f"{model} reference2video runs {low} to {high} seconds; got {request.seconds}",
+                "seconds",
+                "invalid_seconds",
+            )
+        return self.choose(request.seconds, tuple(durations), "seconds", default=default)
+
+    def _references(self, request, model):
+        """reference2video's images: {"images": [...]} (untagged) or {"subjects": [...]} (tagged)."""
+        images = request.reference_images or tuple(request.images())
+        tagged = [image.tag is not None for image in images]
+        if not any(tagged):
+            most = _most_references(model, flat=True)
+            if len(images) > most:
+                raise RequestInvalid(
+                    f"{model} reference2video takes at most {most} reference images, got {len(images)}",
+                    "reference_images",
+                    "too_many_inputs",
+                )
+            if request.extra.get(SUBJECT_VOICES) is not None:
+                raise RequestInvalid(
+                    f"metadata.{SUBJECT_VOICES} needs reference images tagged with subject ids",
+                    f"metadata.{SUBJECT_VOICES}",
+                )
+            return {"images": [_image_value(image) for image in images]}
+        if not all(tagged):
+            index = tagged.index(False)
+            raise RequestInvalid(
+                "Vidu takes reference images either all tagged with a subject id (subjects) or none "
+                f"(a flat list), not a mix; reference_images[{index}] has no tag",
+                f"reference_images[{index}].tag",
+                "conflicting_inputs",
+            )
+        if model not in SUBJECT_MODELS:
+            raise RequestInvalid(
+                f"{model} takes no subjects: send its reference images without tags; "
+                f"models that take subjects: {', '.join(SUBJECT_MODELS)}",
+                "reference_images[0].tag",
+                "unsupported_input",
+            )
+        if len(images) > MAX_REFERENCE_IMAGES:
+            raise RequestInvalid(
+                f"Vidu subjects take at most {MAX_REFERENCE_IMAGES} images in all, got {len(images)}",
+                "reference_images",
+                "too_many_inputs",
+            )
+        subjects = {}
+        for index, image in enumerate(images):
+            subject = subjects.setdefault(image.tag, {"id": image.tag, "images": []})
+            if len(subject["images"]) == MAX_SUBJECT_IMAGES:
+                raise RequestInvalid(
+                    f"Vidu takes at most {MAX_SUBJECT_IMAGES} images per subject; subject {image.tag!r} has more",
+                    f"reference_images[{index}]",
+                    "too_many_inputs",
+                )
+            subject["images"].append(_image_value(image))
+        if len(subjects) > MAX_SUBJECTS:  # unreachable while 7 images make at most 7 subjects; kept explicit
+            raise RequestInvalid(f"Vidu takes at most {MAX_SUBJECTS} subjects", "reference_images", "too_many_inputs")
+        voices = request.extra.get(SUBJECT_VOICES)
+        if voices is not None:
+            param = f"metadata.{SUBJECT_VOICES}"
+            if not isinstance(voices, dict) or not all(isinstance(v, str) and v for v in voices.values()):
+                raise RequestInvalid(f"{param} must map subject ids to voice ids", param)
+            for subject_id, voice in voices.items():
+                if subject_id not in subjects:
+                    raise RequestInvalid(f"{param} names {subject_id!r}, which no reference image is tagged", param)
+                subjects[subject_id]["voice_id"] = voice
+        return {"subjects": list(subjects.values())}
+
+    def _audio(self, request, model):
+        """The ``audio`` switch to send (None: leave Vidu's default): the canonical generate_audio, or
+        a Vidu client's own ``audio`` (metadata, native body), which must agree with it."""
+        audio = request.generate_audio
+        if "audio" in request.extra:
+            given = request.extra["audio"]
+            if not isinstance(given, bool):
+                raise RequestInvalid("metadata.audio must be true or false", "metadata.audio")
+            if audio is not None and given != audio:
+                raise RequestInvalid(
+                    f"metadata.audio ({given}) contradicts generate_audio ({audio})",
+                    "metadata.audio",
+                    "conflicting_parameters",
+                )
+            if model not in AUDIO_MODELS:
+                shown = ", ".join(AUDIO_MODELS)
+                raise RequestInvalid(f"{model} does not take 'audio'; models that do: {shown}", "metadata.audio")
+            audio = given
+        return audio
 
     def _endpoint(self, request, model):
         action = request.extra.get("action")
@@ -164,14 +292,24 @@ class Vidu(Adaptor):
             raise RequestInvalid("A last frame needs a first frame ('image')", "image", "image_required")
         else:
             endpoint = (TEXT2VIDEO, IMG2VIDEO, START_END)[len(images)]
-        low, high = IMAGE_COUNTS[endpoint]
-        high = 3 if endpoint == REFERENCE and model == "vidu2.0" else high
-        if not low <= len(images) <= high:
-            wanted = str(low) if low == high else f"{low} to {high}"
-            raise RequestInvalid(f"Vidu {endpoint} takes {wanted} images, got {len(images)}", "image", "image_count")
+        if endpoint != REFERENCE and model in REFERENCE_ONLY:
+            raise RequestInvalid(
+                f"{model} makes videos from reference images only (reference2video); give 'reference_images' "
+                "(or use viduq3-pro / viduq3-turbo)",
+                "reference_images",
+                "unsupported_mode",
+            )
         if endpoint == REFERENCE and model not in REFERENCE_MODELS:
             shown = ", ".join(REFERENCE_MODELS)
-            raise RequestInvalid(f"{model} cannot do reference2video; models that can: {shown}", "model")
+            param = "reference_images" if request.reference_images else "model"
+            raise RequestInvalid(f"{model} cannot do reference2video; models that can: {shown}", param)
+        low, high = IMAGE_COUNTS[endpoint]
+        if endpoint == REFERENCE:
+            high = MAX_REFERENCE_IMAGES  # the finer counts (flat or subjects) are in _references()
+        if not low <= len(images) <= high:
+            wanted = str(low) if low == high else f"{low} to {high}"
+            param = "reference_images" if endpoint == REFERENCE and request.reference_images else "image"
+            raise RequestInvalid(f"Vidu {endpoint} takes {wanted} images, got {len(images)}", param, "image_count")
         if endpoint in (TEXT2VIDEO, REFERENCE) and not request.prompt:
             raise RequestInvalid(f"Vidu {endpoint} needs a 'prompt'", "prompt", "prompt_required")
         for image in images:
@@ -192,7 +330,8 @@ class Vidu(Adaptor):
         return resolution or default
 
     def _aspect_ratio(self, request, model, endpoint):
-        wide = endpoint == TEXT2VIDEO and model.startswith(("viduq2", "viduq3"))
+        # 4:3 and 3:4: text2video on q2/q3, and reference2video on q3.
+        wide = model.startswith("viduq3") or (endpoint == TEXT2VIDEO and model.startswith("viduq2"))
         allowed = WIDE_RATIOS if wide else RATIOS
         return requested_ratio(request, allowed)
 
@@ -207,9 +346,14 @@ class Vidu(Adaptor):
         body = {"model": upstream_model}
         if request.prompt:
             body["prompt"] = request.prompt
-        if endpoint != TEXT2VIDEO:
-            # Vidu wants a URL or a data URI with its content type; raw bytes become one.
-            body["images"] = [image.url or image.data_uri for image in request.images()]
+        if endpoint == REFERENCE:
+            for key in ("images", "subjects"):
+                if key in plan.derived:
+                    body[key] = plan.derived[key]
+        elif endpoint != TEXT2VIDEO:
+            body["images"] = [_image_value(image) for image in request.images()]
+        if "audio" in plan.derived:
+            body["audio"] = plan.derived["audio"]
         body["duration"] = plan.seconds
         body["resolution"] = plan.resolution
         if plan.aspect_ratio:
@@ -357,6 +501,20 @@ class Vidu(Adaptor):
         if reason in UNAVAILABLE_REASONS:
             raise VendorUnavailable(message, code=reason, http_status=status)
         raise self.classify_http_error(response, message, code=reason, moderation=reason in MODERATION_REASONS)
+
+
+def _image_value(image):
+    """Vidu wants a URL or a data URI with its content type; raw bytes become one."""
+    return image.url or image.data_uri
+
+
+def _most_references(model, flat=False):
+    """How many reference images ``model`` takes (as a flat list when ``flat``); 0: no reference2video."""
+    if model not in REFERENCE_MODELS:
+        return 0
+    if model == "vidu2.0" and (flat or model not in SUBJECT_MODELS):
+        return 3
+    return MAX_REFERENCE_IMAGES
 
 
 adaptor = Vidu()

@@ -86,6 +86,32 @@ def test_defaults_are_sora_4_seconds_720x1280(api, sora):
     assert sent == {"model": "sora-2", "prompt": "a cat", "seconds": "4", "size": "720x1280"}
 
 
+def test_a_create_without_model_takes_the_operators_default(api, sandbox, sora, settings):
+    settings.GATEWAY_DEFAULT_VIDEO_MODEL = "sandbox-video"
+    response = create(api, prompt="a cat")
+    assert response.status_code == 200, response.content
+    assert response.json()["model"] == "sandbox-video" and sora.simulator.calls("POST") == []
+
+
+@pytest.mark.parametrize(
+    ("default", "code", "words"),
+    [("", "missing_model", "no default video model"), ("sora-3", "model_not_found", "default model 'sora-3'")],
+)
+def test_no_usable_default_model_is_a_400_naming_model(api, sora, tenant, settings, default, code, words):
+    settings.GATEWAY_DEFAULT_VIDEO_MODEL = default
+    for path in ("/v1/videos", "/v1/videos/quote"):
+        response = api.post(path, {"prompt": "a cat"}, format="json")
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert (error["param"], error["code"], error["type"]) == ("model", code, "invalid_request_error")
+        assert words in error["message"] and "GET /v1/models" in error["message"]
+    tenant.refresh_from_db()
+    assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
+    assert not VideoTask.objects.exists() and sora.simulator.calls("POST") == []
+    # naming a model still works without a default
+    assert create(api, model="sora-2", prompt="a cat").status_code == 200
+
+
 def test_image_url_reference_is_sent_as_image_url(api, sora):
     response = api.post(
         "/v1/videos", {"prompt": "a cat", "input_reference": {"image_url": "https://x.test/a.png"}}, format="json"

@@ -1,13 +1,16 @@
 """Kling AI simulator: verifies the HS256 JWT for real (signature with the SK registered for
-``iss``, then nbf and exp), validates the create bodies of text2video and image2video, and
-walks tasks through submitted -> processing -> succeed (or ``script``). The task list of a
-family (``GET /v1/videos/{family}?pageNum=&pageSize=``) answers newest first with each task's
-``task_info.external_task_id`` and each task's state (a listing is a look at every task it shows, as
-a query is); pageNum must be 1-1000 and pageSize 1-500 (code 1201 otherwise), and a task the vendor
-forgot is not listed. A task it does not know is 404 code 1203. ``latency`` delays every answer
-(tests/simulators/latency.py). A create with a
+``iss``, then nbf and exp), or, when configured with an ``api_key``, takes that key as a plain
+Bearer token (Kling's 2026 single API key) next to JWTs; validates the create bodies of
+text2video, image2video, omni-video and multi-image2video per model (durations, ``sound``, image
+and video lists and their counts), and walks tasks through submitted -> processing -> succeed
+(or ``script``). The task list of a family (``GET /v1/videos/{family}?pageNum=&pageSize=``)
+answers newest first with each task's ``task_info.external_task_id`` and each task's state (a
+listing is a look at every task it shows, as a query is); pageNum must be 1-1000 and pageSize
+1-500 (code 1201 otherwise), and a task the vendor forgot is not listed. A task it does not know
+is 404 code 1203. ``latency`` delays every answer (tests/simulators/latency.py). A create with a
 ``callback_url`` is called back on ``advance()``: Kling POSTs the task object (the CN docs' form,
-unsigned: Kling documents no signature)."""
+unsigned: Kling documents no signature). A finished task carries ``final_unit_deduction``:
+``credits`` when a test sets it, else 2 credits per 5 s in std and 3.5 in pro."""
 
 import base64
 import binascii
@@ -20,8 +23,26 @@ import uuid
 from .base import Response, SimTask, Simulator
 from .latency import Latency
 
-T2V_MODELS = {"kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master", "kling-v2-5-turbo", "kling-v2-6"}
-I2V_MODELS = T2V_MODELS | {"kling-v1-5", "kling-v2-1"}
+T2V, I2V, OMNI, MULTI = "text2video", "image2video", "omni-video", "multi-image2video"
+FAMILIES = (T2V, I2V, OMNI, MULTI)
+FIVE_TEN = ("5", "10")
+UP_TO = {n: tuple(str(s) for s in range(3, n + 1)) for n in (10, 15)}
+# model -> (families, durations, whether it takes ``sound``)
+MODELS = {
+    "kling-v1": ((T2V, I2V), FIVE_TEN, False),
+    "kling-v1-5": ((I2V,), FIVE_TEN, False),
+    "kling-v1-6": ((T2V, I2V, MULTI), FIVE_TEN, False),
+    "kling-v2-master": ((T2V, I2V), FIVE_TEN, False),
+    "kling-v2-1-master": ((T2V, I2V), FIVE_TEN, False),
+    "kling-v2-1": ((I2V,), FIVE_TEN, False),
+    "kling-v2-5-turbo": ((T2V, I2V), FIVE_TEN, False),
+    "kling-v2-6": ((T2V, I2V), FIVE_TEN, True),
+    "kling-v3": ((T2V, I2V), UP_TO[15], True),
+    "kling-video-o1": ((OMNI,), UP_TO[10], False),
+    "kling-v3-omni": ((OMNI,), UP_TO[15], True),
+}
+RATIOS = ("16:9", "9:16", "1:1")
+CREDITS_PER_5S = {"std": 2, "pro": 3.5}
 CAMERA_TYPES = {"simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"}
 HTTP_STATUS = {
     1000: 401, 1001: 401, 1002: 401, 1003: 401, 1004: 401,
@@ -43,13 +64,16 @@ def _b64decode(segment):
 
 
 class KlingSimulator(Latency, Simulator):
-    def __init__(self, access_key="ak_test", secret_key="sk_test"):
+    def __init__(self, access_key="ak_test", secret_key="sk_test", api_key=None):
         self.keys = {access_key: secret_key}
+        self.api_key = api_key  # Kling's single API key, taken as a plain Bearer token
+        self.credits = None  # final_unit_deduction of finished tasks (None: from duration and mode)
+        self.base_video_seconds = 8  # the length of a video omni edits ("base"): the output's
         self.failure_message = "Failure to pass the risk control system"
         super().__init__()
 
     def setup_routes(self):
-        for action in ("text2video", "image2video"):
+        for action in FAMILIES:
             self.route("POST", f"/v1/videos/(?P<action>{action})", self.create)
             self.route("GET", f"/v1/videos/(?P<action>{action})", self.list)
             self.route("GET", f"/v1/videos/(?P<action>{action})/(?P<task_id>[^/]+)", self.query)
@@ -64,7 +88,10 @@ class KlingSimulator(Latency, Simulator):
             return error(1001, "Authorization is empty")
         if not header.startswith("Bearer "):
             return error(1002, "Authorization is invalid")
-        parts = header[len("Bearer ") :].split(".")
+        token = header[len("Bearer ") :]
+        if self.api_key is not None and hmac.compare_digest(token.encode(), self.api_key.encode()):
+            return None
+        parts = token.split(".")
         try:
             head, claims = (json.loads(_b64decode(part)) for part in parts[:2])
             signature = _b64decode(parts[2])
@@ -104,29 +131,46 @@ class KlingSimulator(Latency, Simulator):
 
     def validate(self, action, body):
         """The first thing wrong with a create body, as Kling's message would say."""
-        models = T2V_MODELS if action == "text2video" else I2V_MODELS
-        model = body.get("model_name", "kling-v1")
-        if model not in models:
+        model = body.get("model_name", "kling-video-o1" if action == OMNI else "kling-v1")
+        families, durations, sound = MODELS.get(model, ((), (), False))
+        if action not in families:
             return f"model_name {model!r} is not supported by {action}"
         prompt = body.get("prompt")
-        if action == "text2video" and not prompt:
+        if action in (T2V, MULTI) and not prompt:
             return "prompt is required"
         if prompt is not None and (not isinstance(prompt, str) or len(prompt) > 2500):
             return "prompt must be a string of at most 2500 characters"
-        if body.get("duration", "5") not in ("5", "10"):
-            return "duration must be the string '5' or '10'"
         if body.get("mode", "std") not in ("std", "pro"):
             return "mode must be std or pro"
-        if "cfg_scale" in body and (model.startswith("kling-v2") or not 0 <= body["cfg_scale"] <= 1):
+        if "sound" in body:
+            if not sound:
+                return f"{model} does not support sound"
+            if body["sound"] not in ("on", "off"):
+                return "sound must be on or off"
+            if body["sound"] == "on" and model == "kling-v2-6" and body.get("mode", "std") != "pro":
+                return "sound is only supported in pro mode"
+        if "cfg_scale" in body and (not model.startswith("kling-v1") or not 0 <= body["cfg_scale"] <= 1):
             return "cfg_scale is not valid for this model"
+        if action == OMNI:
+            return self.validate_omni(body, durations)
+        if body.get("duration", "5") not in durations:
+            return f"duration must be one of {', '.join(durations)} (a string)"
         camera = body.get("camera_control")
-        if camera is not None and camera.get("type") not in CAMERA_TYPES:
+        if camera is not None and (action == MULTI or camera.get("type") not in CAMERA_TYPES):
             return "camera_control.type is invalid"
-        if action == "text2video":
-            if body.get("aspect_ratio", "16:9") not in ("16:9", "9:16", "1:1"):
+        if action in (T2V, MULTI):
+            if body.get("aspect_ratio", "16:9") not in RATIOS:
                 return "aspect_ratio must be 16:9, 9:16 or 1:1"
             if "image" in body or "image_tail" in body:
-                return "text2video takes no image"
+                return f"{action} takes no image"
+        if action == T2V:
+            return None
+        if action == MULTI:
+            items = body.get("image_list")
+            if not isinstance(items, list) or not 1 <= len(items) <= 4:
+                return "image_list must hold 1 to 4 images"
+            if any(not isinstance(item, dict) or not self.valid_image(item.get("image")) for item in items):
+                return "image_list items are {image: URL or base64 without a data: prefix}"
             return None
         if "aspect_ratio" in body:
             return "image2video takes no aspect_ratio: the image decides"
@@ -137,6 +181,54 @@ class KlingSimulator(Latency, Simulator):
             return "image is required"
         if "image_tail" in body and (camera is not None or "dynamic_masks" in body or "static_mask" in body):
             return "image_tail cannot be combined with camera_control or masks"
+        return None
+
+    def validate_omni(self, body, durations):
+        if not body.get("prompt") and not body.get("multi_shot"):
+            return "prompt is required"
+        images = body.get("image_list", [])
+        videos = body.get("video_list", [])
+        elements = body.get("element_list", [])
+        if not all(isinstance(value, list) for value in (images, videos, elements)):
+            return "image_list, video_list and element_list must be arrays"
+        types = []
+        for item in images:
+            if not isinstance(item, dict) or not self.valid_image(item.get("image_url")):
+                return "image_list items are {image_url: URL or base64 without a data: prefix, type}"
+            if "type" in item and item["type"] not in ("first_frame", "end_frame"):
+                return "image_list type must be first_frame or end_frame"
+            types.append(item.get("type"))
+        if any(types.count(kind) > 1 for kind in ("first_frame", "end_frame")):
+            return "image_list takes one first_frame and one end_frame at most"
+        if "end_frame" in types and "first_frame" not in types:
+            return "an end_frame needs a first_frame"
+        if len(videos) > 1:
+            return "video_list takes one video"
+        video = videos[0] if videos else None
+        if video is not None:
+            if not isinstance(video, dict) or not str(video.get("video_url", "")).startswith(("http://", "https://")):
+                return "video_list items need a video_url"
+            if video.get("refer_type", "base") not in ("base", "feature"):
+                return "refer_type must be base or feature"
+            if video.get("keep_original_sound", "no") not in ("yes", "no"):
+                return "keep_original_sound must be yes or no"
+            if body.get("sound", "off") != "off":
+                return "sound must be off with video_list"
+        most = 4 if video is not None else 7
+        if len(images) + len(elements) > most:
+            return f"image_list and element_list hold at most {most} items together"
+        base = video is not None and video.get("refer_type", "base") == "base"
+        if base and ("first_frame" in types or "end_frame" in types):
+            return "a base video takes no first_frame or end_frame"
+        if not base:
+            duration = body.get("duration", "5")
+            if duration not in durations or (video is not None and int(duration) > 10):
+                return "duration is not valid for this model and inputs"
+        framed = base or "first_frame" in types
+        if framed and "aspect_ratio" in body:
+            return "aspect_ratio is not taken with a first frame or a base video"
+        if not framed and body.get("aspect_ratio") not in RATIOS:
+            return "aspect_ratio is required (16:9, 9:16 or 1:1)"
         return None
 
     @staticmethod
@@ -209,13 +301,19 @@ class KlingSimulator(Latency, Simulator):
             "updated_at": created + 1000 * task.polls,
         }
         if status == "succeed":
-            data["final_unit_deduction"] = "1"
+            videos = task.body.get("video_list") or [{}]
+            if videos[0].get("refer_type") == "base":
+                seconds = float(self.base_video_seconds)
+            else:
+                seconds = float(task.body.get("duration", "5"))
+            credits = CREDITS_PER_5S[task.body.get("mode", "std")] * seconds / 5
+            data["final_unit_deduction"] = self.credits if self.credits is not None else f"{credits:g}"
             data["task_result"] = {
                 "videos": [
                     {
                         "id": f"video-{task.id}",
                         "url": f"{self.url}/files/{task.id}.mp4",
-                        "duration": f"{task.body.get('duration', '5')}.1",
+                        "duration": f"{seconds + 0.1:g}",
                     }
                 ]
             }

@@ -84,6 +84,8 @@ class MiniMaxSimulator(Simulator):
             refs = body.get("subject_reference")
             if not (isinstance(refs, list) and refs and refs[0].get("type") == "character" and refs[0].get("image")):
                 return "subject_reference is required"
+        elif body.get("subject_reference") is not None:
+            return f"{model} does not take subject_reference"
         elif first is None and not text_ok:
             return "first_frame_image is required"
         if first is not None and not image_ok:

@@ -12,6 +12,12 @@ query (unsigned); a ``succeeded``/``failed`` callback not acknowledged is tried 
 ``DELETE /contents/generations/tasks/{id}`` cancels a queued task (it then reads ``cancelled``) and
 deletes the record of a finished one (queries answer 404 after that), answering ``{}``; a running
 task is refused with 400 (the exact error code is unverified [L]).
+
+Seedance 2.0 models also take ``video_url`` (role ``reference_video``) and ``audio_url`` (role
+``reference_audio``) items: at most 9 images, 3 videos, 3 audios; frames exclude references; audio
+needs a reference image or video; videos and audios each at most 15 s in total (a clip's length is
+``clip_seconds[url]``, else 5 s: Ark measures the real files); ``generate_audio`` a boolean;
+``duration`` 4-15 or -1, which finishes as ``auto_seconds`` long.
 """
 
 import json
@@ -30,6 +36,17 @@ MODELS = {  # model -> (durations, resolutions, allowed image roles)
     ),
     "doubao-seedance-1-5-pro-251215": (range(4, 13), {"480p", "720p", "1080p"}, {"first_frame", "last_frame"}),
 }
+FRAME_ROLES = {"first_frame", "last_frame"}
+V2_ROLES = FRAME_ROLES | {"reference_image"}
+V2_DURATIONS = [-1, *range(4, 16)]
+SEEDANCE_2 = {  # model -> resolutions; 2.0 models take clips and generate_audio
+    "doubao-seedance-2-0-260128": {"480p", "720p", "1080p"},
+    "doubao-seedance-2-0-fast-260128": {"480p", "720p"},
+    "doubao-seedance-2-0-mini-260615": {"480p", "720p"},
+}
+MODELS.update({model: (V2_DURATIONS, tiers, V2_ROLES) for model, tiers in SEEDANCE_2.items()})
+CLIP_LIMIT = 15  # seconds of reference video, and of reference audio, per request
+CLIP_URL = re.compile(r"^https?://\S+$")
 RATIOS = {"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive", "keep_ratio"}
 IMAGE_URL = re.compile(r"^(https?://\S+|data:image/(png|jpeg|jpg|webp|bmp|gif);base64,[A-Za-z0-9+/=]+)$")
 
@@ -44,6 +61,8 @@ class SeedanceSimulator(Simulator):
     def __init__(self, api_key="ark-simulator-key"):
         self.api_key = api_key
         self.produced_seconds = None
+        self.auto_seconds = 11  # what a duration -1 task turns out to last
+        self.clip_seconds = {}  # clip URL -> its length in seconds (else 5)
         super().__init__()
 
     def setup_routes(self):
@@ -71,12 +90,19 @@ class SeedanceSimulator(Simulator):
             return error(400, "MissingParameter", "content is required", param="content")
         texts = [item for item in content if item.get("type") == "text"]
         images = [item for item in content if item.get("type") == "image_url"]
-        if len(texts) > 1 or len(texts) + len(images) != len(content):
-            return error(400, "InvalidParameter", "content takes one text item and image_url items", param="content")
+        clips = [item for item in content if item.get("type") in ("video_url", "audio_url")]
+        if clips and model not in SEEDANCE_2:
+            return error(400, "InvalidParameter", f"{model} does not take video_url or audio_url", param="content")
+        if len(texts) > 1 or len(texts) + len(images) + len(clips) != len(content):
+            return error(400, "InvalidParameter", "content takes one text item and media items", param="content")
+        if model in SEEDANCE_2:
+            problem = self._check_v2(body, images, clips)
+            if problem:
+                return error(400, "InvalidParameter", problem[1], param=problem[0])
         used = [item.get("role", "first_frame") for item in images]
         if any(role not in roles for role in used) or ("last_frame" in used and "first_frame" not in used):
             return error(400, "InvalidParameter", f"image roles {used} are not supported by {model}", param="role")
-        if "reference_image" in used and set(used) != {"reference_image"}:
+        if "reference_image" in used and set(used) != {"reference_image"} and model not in SEEDANCE_2:
             return error(400, "InvalidParameter", "reference images cannot be mixed with frames", param="role")
         if any(not IMAGE_URL.match(str((item.get("image_url") or {}).get("url", ""))) for item in images):
             return error(400, "InvalidParameter", "image_url.url must be a URL or an image data URI", param="url")
@@ -104,6 +130,36 @@ class SeedanceSimulator(Simulator):
         self.tasks[task_id] = SimTask(id=task_id, model=model, body=body)
         return Response(200, {"id": task_id})
 
+    def _check_v2(self, body, images, clips):
+        """Seedance 2.0's rules: counts, exclusivity, clip lengths, generate_audio. (param, message)."""
+        roles = [item.get("role") for item in images]
+        if any(role not in V2_ROLES for role in roles):
+            return "role", f"image roles {roles} are not all first_frame, last_frame or reference_image"
+        videos = [item for item in clips if item["type"] == "video_url"]
+        audios = [item for item in clips if item["type"] == "audio_url"]
+        if any(item.get("role") != "reference_video" for item in videos):
+            return "role", "video_url items take the role reference_video"
+        if any(item.get("role") != "reference_audio" for item in audios):
+            return "role", "audio_url items take the role reference_audio"
+        for item in clips:
+            url = (item.get(item["type"]) or {}).get("url")
+            if not CLIP_URL.match(str(url or "")):
+                return "url", f"{item['type']}.url must be a public http(s) URL"
+        if len(images) > 9 or len(videos) > 3 or len(audios) > 3:
+            return "content", "at most 9 images, 3 videos and 3 audios"
+        references = "reference_image" in roles or videos or audios
+        if FRAME_ROLES & set(roles) and references:
+            return "role", "first/last frames cannot be combined with reference images, videos or audios"
+        if audios and not ("reference_image" in roles or videos):
+            return "content", "reference audio needs at least one reference image or video"
+        for kind, items in (("video", videos), ("audio", audios)):
+            total = sum(self.clip_seconds.get(item[f"{kind}_url"]["url"], 5) for item in items)
+            if total > CLIP_LIMIT:
+                return "content", f"the reference {kind}s last {total} s in total, more than {CLIP_LIMIT} s"
+        if "generate_audio" in body and not isinstance(body["generate_audio"], bool):
+            return "generate_audio", f"The parameter `generate_audio` is invalid: {body['generate_audio']!r}"
+        return None
+
     def retrieve(self, request, task_id):
         refused = self._unauthorized(request)
         if refused:
@@ -128,7 +184,7 @@ class SeedanceSimulator(Simulator):
             "seed": body.get("seed", 12345),
             "resolution": body.get("resolution", "720p"),
             "ratio": body.get("ratio", "16:9"),
-            "duration": self.produced_seconds or body.get("duration", 5),
+            "duration": self.produced_seconds or self._duration(body),
             "framespersecond": 24,
             "service_tier": "default",
             "execution_expires_after": 172800,
@@ -140,6 +196,10 @@ class SeedanceSimulator(Simulator):
             code = code or "InternalServiceError"
             result["error"] = {"code": code, "message": f"The task failed: {code}"}
         return result
+
+    def _duration(self, body):
+        duration = body.get("duration", 5)
+        return self.auto_seconds if duration == -1 else duration
 
     def callback_request(self, task, state):
         return json.dumps(self.task_object(task, state)).encode(), {"Content-Type": "application/json"}

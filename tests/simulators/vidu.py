@@ -11,7 +11,13 @@ that many next callbacks with a wrong key.
 Cancel (``POST /ent/v2/tasks/{id}/cancel``, body ``{"id": ...}``) answers ``{}`` while the job is
 ``created`` or ``queueing``; later Vidu refuses with 400 BadRequest "task state is scheduled, can not
 cancel" (the documented example; "scheduled" is Vidu's word for a started job). A cancelled job reads
-``state: failed`` with ``err_code: UserCancelled`` (the error table's "user cancelled")."""
+``state: failed`` with ``err_code: UserCancelled`` (the error table's "user cancelled").
+
+Q3 (docs/vendors/vidu.md): ``viduq3-pro`` text/img/start-end2video, 1-16 s; ``viduq3-turbo`` those
+and reference2video (3-16 s there); ``viduq3`` reference2video only, 3-16 s; ``audio`` must be a
+boolean. reference2video takes a flat ``images`` list (1-7; 1-3 on vidu2.0) or ``subjects``
+(``[{id, images, voice_id}]``: 1-7 subjects with distinct ids, 1-3 images each, 7 in all; not on
+vidu1.5), never both."""
 
 import base64
 import hashlib
@@ -30,8 +36,14 @@ IMAGES = {"text2video": (0, 0), "img2video": (1, 1), "start-end2video": (2, 2), 
 HD = {"540p", "720p", "1080p"}
 
 
-def rules(model):
+REFERENCE_MODELS = {"viduq3", "viduq3-turbo", "viduq2", "viduq1", "vidu2.0", "vidu1.5"}
+SUBJECT_MODELS = REFERENCE_MODELS - {"vidu1.5"}
+
+
+def rules(model, endpoint=None):
     """{duration: allowed resolutions} for a model, or None when Vidu does not know it."""
+    if model == "viduq3" or (model == "viduq3-turbo" and endpoint == "reference2video"):
+        return dict.fromkeys(range(3, 17), HD)
     if model in ("viduq3-pro", "viduq3-turbo"):
         return dict.fromkeys(range(1, 17), HD)
     if model in ("viduq2", "viduq2-pro", "viduq2-turbo"):
@@ -86,6 +98,7 @@ class ViduSimulator(Simulator):
             task_id=task_id,
             state="created",
             images=body.get("images", []),
+            **({"subjects": body["subjects"]} if "subjects" in body else {}),
             aspect_ratio=body.get("aspect_ratio", "16:9"),
             movement_amplitude=body.get("movement_amplitude", "auto"),
             bgm=body.get("bgm", False),
@@ -100,22 +113,36 @@ class ViduSimulator(Simulator):
         model = body.get("model")
         if not model:
             return "FieldLacking", "field is missing or empty: model"
-        model_rules = rules(model)
+        model_rules = rules(model, endpoint)
         if model_rules is None:
             return "ModelUnavailable", "model unavailable"
+        if model == "viduq3" and endpoint != "reference2video":
+            return "FieldInvalid", "invalid field: model"
+        if endpoint == "reference2video" and model not in REFERENCE_MODELS:
+            return "FieldInvalid", "invalid field: model"
         if endpoint in ("text2video", "reference2video") and not body.get("prompt"):
             return "FieldLacking", "field is missing or empty: prompt"
         images = body.get("images")
         low, high = IMAGES[endpoint]
         if endpoint == "reference2video" and model == "vidu2.0":
             high = 3
-        if endpoint == "text2video":
+        if endpoint == "reference2video" and "subjects" in body:
+            problem = self.validate_subjects(model, body["subjects"])
+            if problem:
+                return problem
+            if images is not None:
+                return "FieldUnwanted", "unwanted field: images"
+        elif "subjects" in body:
+            return "FieldUnwanted", "unwanted field: subjects"
+        elif endpoint == "text2video":
             if images is not None:
                 return "FieldUnwanted", "unwanted field: images"
         elif not isinstance(images, list) or not low <= len(images) <= high:
             return "FieldItemCountOutOfRange", "field item count out of range: images"
         elif not all(isinstance(image, str) and IMAGE_RE.match(image) for image in images):
             return "ImageFormatInvalid", "invalid image format"
+        if "audio" in body and not isinstance(body["audio"], bool):
+            return "FieldInvalid", "invalid field: audio"
         duration = body.get("duration", 4 if model in ("vidu2.0", "vidu1.5") else 5)
         if isinstance(duration, bool) or duration not in model_rules:
             return "FieldInvalid", "invalid field: duration"
@@ -125,12 +152,40 @@ class ViduSimulator(Simulator):
             if endpoint in ("img2video", "start-end2video"):
                 return "FieldUnwanted", "unwanted field: aspect_ratio"
             ratios = {"16:9", "9:16", "1:1"}
-            if endpoint == "text2video" and model.startswith(("viduq2", "viduq3")):
+            if model.startswith("viduq3") or (endpoint == "text2video" and model.startswith("viduq2")):
                 ratios |= {"4:3", "3:4"}
             if body["aspect_ratio"] not in ratios:
                 return "FieldInvalid", "invalid field: aspect_ratio"
         if body.get("movement_amplitude", "auto") not in ("auto", "small", "medium", "large"):
             return "FieldInvalid", "invalid field: movement_amplitude"
+        return None
+
+    @staticmethod
+    def validate_subjects(model, subjects):
+        """(reason, message) for what is wrong with a reference2video ``subjects`` list, or None."""
+        if model not in SUBJECT_MODELS:
+            return "FieldUnwanted", "unwanted field: subjects"
+        if not isinstance(subjects, list) or not 1 <= len(subjects) <= 7:
+            return "FieldItemCountOutOfRange", "field item count out of range: subjects"
+        ids, total = set(), 0
+        for subject in subjects:
+            if not isinstance(subject, dict) or not isinstance(subject.get("id"), str) or not subject["id"]:
+                return "FieldLacking", "field is missing or empty: subjects.id"
+            if subject["id"] in ids:
+                return "FieldInvalid", "invalid field: subjects.id"
+            ids.add(subject["id"])
+            images = subject.get("images")
+            if not isinstance(images, list) or not 1 <= len(images) <= 3:
+                return "FieldItemCountOutOfRange", "field item count out of range: subjects.images"
+            if not all(isinstance(image, str) and IMAGE_RE.match(image) for image in images):
+                return "ImageFormatInvalid", "invalid image format"
+            if "voice_id" in subject and not isinstance(subject["voice_id"], str):
+                return "FieldInvalid", "invalid field: subjects.voice_id"
+            if set(subject) - {"id", "images", "voice_id"}:
+                return "FieldUnwanted", "unwanted field: subjects"
+            total += len(images)
+        if total > 7:
+            return "FieldItemCountOutOfRange", "field item count out of range: subjects.images"
         return None
 
     def query(self, request, task_id):

@@ -141,7 +141,13 @@ def test_metadata_extras_are_merged(sim):
         "size": "1280*720",  # lifted into the request's size by the dialect
     }
     request = build_request("wan2.5-t2v-preview", "p", {"negative_prompt": "blur", "seed": 42}, metadata)
-    adaptor.submit(ctx(sim), request, "wan2.5-t2v-preview", adaptor.plan(request, "wan2.5-t2v-preview"))
+    # audio_url is the canonical audio clip (lifted by the dialect); "audio", DashScope's own switch,
+    # stays an extra and is sent as generate_audio would be.
+    assert [clip.url for clip in request.audio] == ["https://x/a.mp3"] and "audio_url" not in request.extra
+    assert request.extra["audio"] is True and request.generate_audio is None
+    plan = adaptor.checked_plan(request, "wan2.5-t2v-preview")
+    assert plan.derived["generate_audio"] is True and "audio" not in plan.extra
+    adaptor.submit(ctx(sim), request, "wan2.5-t2v-preview", plan)
     body = sent(sim).json()
     assert body["input"] == {
         "prompt": "p",
@@ -194,6 +200,7 @@ def test_protected_metadata_refused(sim, extra, param):
         ),
         ("wan2.2-kf2v-flash", {"image": ImageInput(url="https://x/a.png")}, "last_frame"),
         ("wan2.2-t2v-plus", {"extra": {"audio_url": "https://x/a.mp3"}}, "metadata.audio_url"),
+        ("wan2.2-t2v-plus", {"extra": {"audio": True}}, "metadata.audio"),
         ("wan2.2-t2v-plus", {"reference_images": [ImageInput(url="https://x/a")]}, "reference_images"),
     ],
 )

@@ -77,14 +77,13 @@ def test_text_body_defaults_and_operation_state(sim):
 
 
 def test_size_maps_to_ratio_and_resolution(sim):
-    _, plan = submit(sim, V31, prompt="p", width=720, height=1280, seconds=4, negative_prompt="blur", seed=7)
+    _, plan = submit(sim, V31, prompt="p", width=720, height=1280, seconds=4, negative_prompt="blur")
     assert plan == Plan(seconds=4, resolution="720p")
     assert sent(sim).json()["parameters"] == {
         "aspectRatio": "9:16",
         "durationSeconds": 4,
         "resolution": "720p",
         "negativePrompt": "blur",
-        "seed": 7,
     }
     _, plan = submit(sim, prompt="p", width=1920, height=1080)
     assert plan == Plan(seconds=8, resolution="1080p")
@@ -132,9 +131,9 @@ def test_reference_images_for_veo31():
 
 
 def test_metadata_extras_are_camel_cased(sim):
-    submit(sim, prompt="p", extra={"person_generation": "allow_adult", "generateAudio": True})
+    submit(sim, prompt="p", extra={"person_generation": "allow_adult", "enhance_prompt": True})
     parameters = sent(sim).json()["parameters"]
-    assert parameters["personGeneration"] == "allow_adult" and parameters["generateAudio"] is True
+    assert parameters["personGeneration"] == "allow_adult" and parameters["enhancePrompt"] is True
 
 
 @pytest.mark.parametrize(

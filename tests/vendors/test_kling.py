@@ -103,8 +103,9 @@ def test_wrong_secret_key_is_auth_failure(sim):
 
 def test_parse_credentials():
     assert adaptor.parse_credentials(" ak | sk ") == "ak|sk"
-    for raw in ("", "justakey", "ak|", "|sk", "a|b|c"):
-        with pytest.raises(ValueError, match="AK\\|SK"):
+    assert adaptor.parse_credentials(" single-api-key ") == "single-api-key"  # Kling's 2026 API key
+    for raw in ("", "ak|", "|sk", "a|b|c", "two words", "a b|sk"):
+        with pytest.raises(ValueError, match="either AK\\|SK .* or a single API key"):
             adaptor.parse_credentials(raw)
     assert registry.get("kling") is adaptor
     assert adaptor.credential_fields == ("access_key", "secret_key")
@@ -233,7 +234,7 @@ def test_protected_metadata_is_refused(sim, ctx, fields, param):
         ({"resolution": "4k"}, "kling-v1-6", "resolution", "1080p"),
         ({"aspect_ratio": "4:3"}, "kling-v1-6", "aspect_ratio", "16:9"),
         ({}, "kling-v2-1", "image", "image-to-video"),
-        ({"reference_images": [ImageInput(url=FIRST)]}, "kling-v1-6", "reference_images", "reference"),
+        ({"reference_images": [ImageInput(url=FIRST)]}, "kling-v2-master", "reference_images", "reference"),
         ({"last_frame": ImageInput(url=LAST)}, "kling-v1-6", "image", "first frame"),
         ({"extra": {"cfg_scale": 0.5}}, "kling-v2-master", "metadata.cfg_scale", "kling-v2-master"),
         ({"extra": {"cfg_scale": 3}}, "kling-v1", "metadata.cfg_scale", "0 to 1"),
@@ -388,6 +389,8 @@ def test_check_with_bad_credentials(sim):
     with pytest.raises(VendorAuthFailed):
         adaptor.check(CallContext(base_url=sim.url, credentials="ak_test|wrong"))
     with pytest.raises(VendorAuthFailed, match="AK\\|SK"):
+        adaptor.check(CallContext(base_url=sim.url, credentials="not a key"))
+    with pytest.raises(VendorAuthFailed, match="1002"):  # a single API key the simulator does not know
         adaptor.check(CallContext(base_url=sim.url, credentials="no-separator"))
 
 

@@ -61,7 +61,7 @@ def _jimeng(plan, body, request):
 
 
 def _kling(plan, body, request):
-    assert plan.derived == {"action": "text2video", "mode": "pro"} and plan.aspect_ratio == "16:9"
+    assert plan.derived["action"] == "text2video" and plan.derived["mode"] == "pro" and plan.aspect_ratio == "16:9"
     assert (body["mode"], body["aspect_ratio"], body["duration"]) == ("pro", "16:9", "5")
     assert body["style"] == NESTED and "model" not in body
 

@@ -9,12 +9,20 @@ errors as ``{request_id, code, message}``. Duration, size and resolution are bil
 DashScope adaptor's plan(); other ``parameters`` pass through to the vendor untouched.
 ``POST .../tasks/{task_id}/cancel`` cancels a task (``VideoSynthesis.cancel``); one that can no
 longer be cancelled is refused as DashScope refuses it (400 ``UnsupportedOperation``).
+
+Media become canonical fields, whichever body shape carries them: ``input.audio_url`` -> audio,
+``parameters.audio`` -> generate_audio, wan2.6 r2v's ``input.reference_urls`` (videos, then images,
+told apart by their file extension) and older ``reference_video_urls`` -> reference_videos /
+reference_images, and wan2.7's ``input.media`` items (first_frame, last_frame, first_clip,
+driving_audio, reference_image, reference_video, video) -> image, last_frame, first_clip, audio,
+reference_images, reference_videos (``video``, the clip wan2.7-videoedit edits, too).
 """
 
 import json
 import re
 import uuid
 from datetime import timedelta, timezone
+from urllib.parse import urlsplit
 
 from rest_framework.parsers import JSONParser, ParseError
 from rest_framework.response import Response
@@ -35,10 +43,26 @@ STATUS = {
 }
 # input keys: canonical ones, and the ones the adaptor places back into ``input``.
 IMAGE_INPUTS = ("img_url", "first_frame_url", "last_frame_url")
-PASSED_INPUTS = ("audio_url", "template")
+PASSED_INPUTS = ("template", "reference_video_description")
+MEDIA_INPUTS = ("audio_url", "reference_urls", "reference_video_urls", "media")
 # The SDK always adds "extend_prompt" (deprecated prompt_extend) and "function" (the endpoint's name).
-KNOWN_INPUTS = ("prompt", "negative_prompt", "extend_prompt", "function", *IMAGE_INPUTS, *PASSED_INPUTS)
-CANONICAL_PARAMETERS = ("size", "resolution", "duration", "seed")
+KNOWN_INPUTS = (
+    "prompt", "negative_prompt", "extend_prompt", "function", *IMAGE_INPUTS, *PASSED_INPUTS, *MEDIA_INPUTS
+)  # fmt: skip
+CANONICAL_PARAMETERS = ("size", "resolution", "duration", "seed", "ratio", "audio")
+# wan2.7 input.media item types -> canonical fields (single: one item at most).
+MEDIA_TYPES = {
+    "first_frame": "image",
+    "last_frame": "last_frame",
+    "first_clip": "first_clip",
+    "driving_audio": "audio",
+    "reference_image": "reference_images",
+    "reference_video": "reference_videos",
+    "video": "reference_videos",
+}
+SINGLE_MEDIA = ("image", "last_frame", "first_clip")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".flv", ".m4v")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 CODES = {
     "missing_model": "BadRequest.EmptyModel",
     "insufficient_balance": "Arrearage",
@@ -158,6 +182,7 @@ class Synthesis(DashScopeView):
             )
         if inputs.get("img_url") and inputs.get("first_frame_url"):
             raise GatewayError(400, "conflicting_parameters", "Give input.img_url or input.first_frame_url, not both.")
+        media = _media_fields(inputs)
         extra = {key: inputs[key] for key in PASSED_INPUTS if key in inputs}
         extra.update({key: value for key, value in parameters.items() if key not in CANONICAL_PARAMETERS})
         if inputs.get("extend_prompt") is False and "prompt_extend" not in parameters:
@@ -171,8 +196,11 @@ class Synthesis(DashScopeView):
                 "last_frame": inputs.get("last_frame_url"),
                 "size": parameters.get("size"),
                 "resolution": parameters.get("resolution"),
+                "aspect_ratio": parameters.get("ratio"),
                 "seconds": parameters.get("duration"),
                 "seed": parameters.get("seed"),
+                "generate_audio": parameters.get("audio"),
+                **media,
             },
             extra=extra,
         )
@@ -186,6 +214,73 @@ class Synthesis(DashScopeView):
         return Response(
             {"request_id": str(uuid.uuid4()), "output": {"task_id": task.public_id, "task_status": "PENDING"}}
         )
+
+
+def _invalid(message, param):
+    return GatewayError(400, "invalid_media", message, param=param)
+
+
+def _media_fields(inputs):
+    """The canonical media fields (image, audio, references, ...) of a native ``input``."""
+    fields = {}
+    if inputs.get("audio_url"):
+        fields["audio"] = inputs["audio_url"]
+    if "reference_urls" in inputs and "reference_video_urls" in inputs:
+        raise _invalid("Give input.reference_urls or input.reference_video_urls, not both.", "input.reference_urls")
+    if "reference_urls" in inputs:
+        fields["reference_videos"], fields["reference_images"] = _references(inputs["reference_urls"])
+    elif "reference_video_urls" in inputs:
+        fields["reference_videos"] = inputs["reference_video_urls"]
+    if "media" not in inputs:
+        return fields
+    mixed = [key for key in (*IMAGE_INPUTS, *MEDIA_INPUTS) if key in inputs and key != "media"]
+    if mixed:
+        raise _invalid(f"input.media carries every image and clip; input.{mixed[0]} cannot come with it.", "input")
+    items = inputs["media"]
+    if not isinstance(items, list) or not items:
+        raise _invalid("input.media must be a non-empty list of {type, url} items.", "input.media")
+    for index, item in enumerate(items):
+        where = f"input.media[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str) or not item.get("url"):
+            raise _invalid(f"{where} must be an object with a type and a url.", where)
+        target = MEDIA_TYPES.get(item["type"])
+        if target is None:
+            raise GatewayError(
+                400, "unsupported_parameter", f"{where}.type {item['type']!r} is not supported by this gateway.",
+                param=f"{where}.type",
+            )  # fmt: skip
+        if target not in SINGLE_MEDIA:
+            fields.setdefault(target, []).append(item["url"])
+        elif target in fields:
+            raise _invalid(f"input.media may carry one {item['type']} item.", where)
+        else:
+            fields[target] = item["url"]
+    return fields
+
+
+def _references(urls):
+    """wan2.6 r2v's ``reference_urls`` -> (video URLs, image URLs), told apart by file extension. The
+    prompt names the subjects character1, character2, ... in this order, which the gateway keeps only
+    when the videos come first."""
+    if not isinstance(urls, list) or not urls or not all(isinstance(url, str) for url in urls):
+        raise _invalid("input.reference_urls must be a non-empty list of URLs.", "input.reference_urls")
+    videos, images = [], []
+    for index, url in enumerate(urls):
+        path = urlsplit(url).path.lower()
+        if path.endswith(VIDEO_SUFFIXES):
+            if images:
+                raise _invalid("List the reference videos before the reference images in input.reference_urls.",
+                               f"input.reference_urls[{index}]")  # fmt: skip
+            videos.append(url)
+        elif path.endswith(IMAGE_SUFFIXES):
+            images.append(url)
+        else:
+            raise _invalid(
+                f"input.reference_urls[{index}] is neither an image nor a video by its name "
+                f"(expected one of {', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}).",
+                f"input.reference_urls[{index}]",
+            )
+    return videos, images
 
 
 class Task(DashScopeView):

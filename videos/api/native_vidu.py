@@ -2,7 +2,10 @@
 and ``GET /vidu/ent/v2/tasks/{id}/creations``, with ``Authorization: Token sk-...`` (or Bearer).
 
 The endpoint fixes how ``images`` are read: none, the first frame, first and last frames, or
-reference images; the Vidu adaptor then picks the same endpoint upstream. ``model``,
+reference images; the Vidu adaptor then picks the same endpoint upstream. reference2video takes
+``subjects`` (``[{id, images, voice_id}]``, 1-7 subjects of 1-3 images) instead of ``images``: each
+image becomes a reference image tagged with its subject's id, the voices go as the adaptor's
+``subject_voices``. ``audio`` (a boolean) is the canonical ``generate_audio``. ``model``,
 ``duration`` and ``resolution`` are billed; ``style``, ``movement_amplitude``, ``bgm``,
 ``payload`` and other fields pass through. Errors are Vidu's ``{code, reason, message, metadata}``.
 ``POST /vidu/ent/v2/tasks/{id}/cancel`` cancels a task (``{}``); one that can no longer be cancelled is
@@ -26,7 +29,9 @@ IMG2VIDEO = "img2video"
 START_END = "start-end2video"
 REFERENCE = "reference2video"
 IMAGE_COUNTS = {TEXT2VIDEO: (0, 0), IMG2VIDEO: (1, 1), START_END: (2, 2), REFERENCE: (1, 7)}
-CANONICAL = ("model", "prompt", "images", "duration", "resolution", "aspect_ratio", "seed")
+CANONICAL = ("model", "prompt", "images", "subjects", "duration", "resolution", "aspect_ratio", "seed", "audio")
+MAX_SUBJECTS = 7
+MAX_SUBJECT_IMAGES = 3
 STATE = {
     VideoTask.Status.QUEUED: "queueing",
     VideoTask.Status.IN_PROGRESS: "processing",
@@ -45,6 +50,9 @@ REASONS = {
     "invalid_body": "BadRequest",
     "unwanted_images": "FieldUnwanted",
     "image_count": "FieldItemCountOutOfRange",
+    "subject_count": "FieldItemCountOutOfRange",
+    "too_many_inputs": "FieldItemCountOutOfRange",
+    "unwanted_subjects": "FieldUnwanted",
     "idempotency_request_in_progress": "OperationInProcess",  # Vidu's "operation in process, please retry later"
     # Vidu refuses a cancel it cannot do with 400 BadRequest ("task state is scheduled, can not cancel").
     "cancel_too_late": "BadRequest",
@@ -97,14 +105,27 @@ class Create(ViduView):
             raise GatewayError(
                 400, "unsupported_parameter", "callback_url is not supported: query the task.", param="callback_url"
             )
-        images = self._images(data.get("images"))
+        subjects = data.get("subjects")
+        if subjects is not None and self.endpoint != REFERENCE:
+            raise GatewayError(400, "unwanted_subjects", "unwanted field: subjects", param="subjects")
+        if subjects is not None and data.get("images") is not None:
+            raise GatewayError(
+                400, "unwanted_images", "unwanted field: images (give subjects or images)", param="images"
+            )
+        images = self._images(data.get("images")) if subjects is None else []
+        extra = {key: value for key, value in data.items() if key not in CANONICAL}
         fields = {
             "seconds": data.get("duration"),
             "resolution": data.get("resolution"),
             "aspect_ratio": data.get("aspect_ratio"),
             "seed": data.get("seed"),
+            "generate_audio": data.get("audio"),
         }
-        if self.endpoint == REFERENCE:
+        if subjects is not None:
+            fields["reference_images"], voices = self._subjects(subjects)
+            if voices:
+                extra["subject_voices"] = voices
+        elif self.endpoint == REFERENCE:
             fields["reference_images"] = images
         elif images:
             fields["image"] = images[0]
@@ -113,7 +134,7 @@ class Create(ViduView):
             as_text(data.get("model"), "model", required=True),
             as_text(data.get("prompt"), "prompt"),
             fields,
-            extra={key: value for key, value in data.items() if key not in CANONICAL},
+            extra=extra,
         )
         task = services.create_task(
             api_key=self.api_key,
@@ -125,12 +146,17 @@ class Create(ViduView):
         answer = {
             key: data[key] for key in ("style", "movement_amplitude", "bgm", "payload", "off_peak") if key in data
         }
+        if subjects is not None:
+            answer["subjects"] = subjects
+        else:
+            answer["images"] = images
+        if canonical.generate_audio is not None:
+            answer["audio"] = canonical.generate_audio
         answer.update(
             task_id=task.public_id,
             state="created",
             model=task.model,
             prompt=task.prompt,
-            images=images,
             duration=task.seconds,
             seed=canonical.seed if canonical.seed is not None else 0,
             resolution=task.resolution,
@@ -149,6 +175,42 @@ class Create(ViduView):
         if not isinstance(images, list) or not low <= len(images) <= high:
             raise GatewayError(400, "image_count", "field item count out of range: images", param="images")
         return images
+
+    @staticmethod
+    def _subjects(subjects):
+        """``[{id, images, voice_id}]`` -> (reference images as {"url", "tag"}, {id: voice_id})."""
+        if not isinstance(subjects, list) or not 1 <= len(subjects) <= MAX_SUBJECTS:
+            raise GatewayError(400, "subject_count", "field item count out of range: subjects", param="subjects")
+        references, voices, seen = [], {}, set()
+        for index, subject in enumerate(subjects):
+            param = f"subjects[{index}]"
+            subject_id = subject.get("id") if isinstance(subject, dict) else None
+            if not isinstance(subject_id, str) or not subject_id.strip():
+                raise GatewayError(
+                    400, "missing_subject_id", "field is missing or empty: subjects.id", param=f"{param}.id"
+                )
+            if subject_id in seen:
+                raise GatewayError(
+                    400, "invalid_subject_id", "invalid field: subjects.id (repeated)", param=f"{param}.id"
+                )
+            seen.add(subject_id)
+            images = subject.get("images")
+            if not isinstance(images, list) or not 1 <= len(images) <= MAX_SUBJECT_IMAGES:
+                raise GatewayError(
+                    400,
+                    "image_count",
+                    "field item count out of range: subjects.images (1 to 3 images per subject)",
+                    param=f"{param}.images",
+                )
+            references += [{"url": image, "tag": subject_id} for image in images]
+            voice = subject.get("voice_id")
+            if voice is not None:
+                if not isinstance(voice, str) or not voice:
+                    raise GatewayError(
+                        400, "invalid_voice_id", "invalid field: subjects.voice_id", param=f"{param}.voice_id"
+                    )
+                voices[subject_id] = voice
+        return references, voices
 
 
 class Creations(ViduView):

@@ -1,16 +1,16 @@
 """OpenAI Videos dialect: ``/v1/videos`` as the official ``openai`` SDK speaks it."""
 
+from django.conf import settings
 from rest_framework.response import Response
 
+from channels import services as routing
 from channels.canonical import ImageInput
 
 from .. import cancel, content, services, signing
 from ..errors import INVALID, GatewayError, not_found
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, build_request
-
-DEFAULT_MODEL = "sora-2"
+from .parsing import as_int, as_metadata, as_text, build_request, media_fields
 
 
 def _timestamp(value):
@@ -70,9 +70,31 @@ def _reference(data, files):
     return ImageInput.parse(value, "input_reference") if value else None
 
 
+def default_model():
+    """The model of a create that names none: the operator's GATEWAY_DEFAULT_VIDEO_MODEL, when a
+    channel serves it. There is no built-in default (OpenAI's Sora, once the obvious one, is gone)."""
+    model = settings.GATEWAY_DEFAULT_VIDEO_MODEL
+    if not model:
+        raise GatewayError(
+            400,
+            "missing_model",
+            "'model' is required: this gateway has no default video model. Name one from GET /v1/models.",
+            param="model",
+        )
+    if not routing.is_known_model(model):
+        raise GatewayError(
+            400,
+            "model_not_found",
+            f"'model' was left out and the gateway's default model '{model}' is not served by any channel. "
+            "Name one from GET /v1/models.",
+            param="model",
+        )
+    return model
+
+
 def create_request(data, files):
     """The canonical request of a create body (``POST /v1/videos`` and its quote)."""
-    model = as_text(data.get("model"), "model") or DEFAULT_MODEL
+    model = as_text(data.get("model"), "model") or default_model()
     prompt = as_text(data.get("prompt"), "prompt", required=True)
     as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
     return build_request(
@@ -83,6 +105,8 @@ def create_request(data, files):
             "size": data.get("size"),
             "resolution": data.get("resolution"),
             "image": _reference(data, files),
+            "reference_images": data.get("reference_images"),
+            **media_fields(data),
         },
         as_metadata(data.get("metadata")),
     )

@@ -14,9 +14,13 @@ import re
 from django.conf import settings
 
 from channels.canonical import (
+    AUDIO,
+    AUTO_SECONDS,
     RESOLUTION_RE,
+    VIDEO,
     CanonicalRequest,
     ImageInput,
+    MediaInput,
     RequestInvalid,
     normalize_resolution,
     parse_size,
@@ -45,6 +49,13 @@ LIFTED = {
     "last_frame_image": "last_frame",
     "reference_images": "reference_images",
     "subject_reference": "reference_images",  # MiniMax S2V, reshaped by _subject_images
+    "reference_videos": "reference_videos",
+    "reference_video_urls": "reference_videos",  # DashScope Wan r2v's name
+    "audio_url": "audio",  # one driving clip (Wan's name)
+    "audio_urls": "audio",
+    "driving_audio": "audio",
+    "first_clip": "first_clip",
+    "generate_audio": "generate_audio",
 }
 # Jimeng's image lists (new-api clients repeat the request's images in them): the first and last frame.
 FRAME_LISTS = ("image_urls", "binary_data_base64")
@@ -52,6 +63,8 @@ MAX_SECONDS = 3600
 # Lone UTF-16 surrogates ("\ud800" in JSON) cannot be encoded as UTF-8: not stored, not rendered.
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 MAX_DEPTH = 32  # nesting of metadata / vendor-specific values
+MAX_CLIPS = 16  # reference videos or audio clips in one request (vendors take 3 at most today)
+MAX_REFERENCE_IMAGES = 16
 
 
 def check_value(value, param):
@@ -212,9 +225,58 @@ def _image(value, param):
     return ImageInput.parse(value, param)
 
 
+def _clips(value, kind, param):
+    """One clip or a list of them (URLs, or objects with ``url`` and ``tag``) -> [MediaInput]."""
+    if value is None or value == "" or value == []:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if len(values) > MAX_CLIPS:
+        raise RequestInvalid(f"'{param}' may list at most {MAX_CLIPS} clips", param)
+    return [MediaInput.parse(item, kind, f"{param}[{index}]") for index, item in enumerate(values)]
+
+
+def _seconds(value):
+    """A duration in whole seconds; ``"auto"`` (or -1) lets a model that can choose the length choose it
+    (AUTO_SECONDS: held at the model's longest, billed on what it produced; other models refuse it)."""
+    if isinstance(value, str) and value.strip().lower() == "auto" or value in (-1, "-1"):
+        return AUTO_SECONDS
+    return as_int(value, "seconds", 1, MAX_SECONDS)
+
+
+def as_bool(value, param):
+    """JSON booleans, and the strings form fields carry ("true"/"false", "1"/"0", "on"/"off")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "on", "yes"):
+        return True
+    if text in ("false", "0", "off", "no"):
+        return False
+    raise RequestInvalid(f"'{param}' must be true or false, got {value!r}", param)
+
+
+def media_fields(data):
+    """The media vocabulary's top-level body fields (the unified and OpenAI dialects): reference
+    videos, audio clips (``audio_url``/``audio``; a boolean ``audio`` asks for generated audio, as
+    Vidu's clients send it), the clip to continue, and ``generate_audio``."""
+    audio = data.get("audio")
+    generate_audio = data.get("generate_audio")
+    if isinstance(audio, bool):
+        audio, generate_audio = None, audio if generate_audio is None else generate_audio
+    return {
+        "reference_videos": data.get("reference_videos") or data.get("reference_video_urls"),
+        "audio": data.get("audio_url") or data.get("audio_urls") or data.get("driving_audio") or audio,
+        "first_clip": data.get("first_clip"),
+        "generate_audio": generate_audio,
+    }
+
+
 def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):
     """``fields`` uses canonical names: seconds, size, width, height, resolution, aspect_ratio,
-    negative_prompt, seed, fps, image, last_frame, reference_images."""
+    negative_prompt, seed, fps, image, last_frame, reference_images, reference_videos, audio,
+    first_clip, generate_audio."""
     check_prompt(as_text(prompt, "prompt"))
     for name, value in fields.items():
         if not isinstance(value, ImageInput):
@@ -242,6 +304,11 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
     references = merged.get("reference_images") or []
     if not isinstance(references, list):
         raise RequestInvalid("'reference_images' must be a list of images", "reference_images")
+    if len(references) > MAX_REFERENCE_IMAGES:
+        raise RequestInvalid(f"'reference_images' may list at most {MAX_REFERENCE_IMAGES} images", "reference_images")
+    first_clip = _clips(merged.get("first_clip"), VIDEO, "first_clip")
+    if len(first_clip) > 1:
+        raise RequestInvalid("'first_clip' is one video", "first_clip")
     seed = as_int(merged.get("seed"), "seed", -1, 2**32)
     image, last_frame = _with_frame_lists(
         _image(merged.get("image"), "image"), _image(merged.get("last_frame"), "last_frame"), frame_lists
@@ -249,7 +316,7 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
     return CanonicalRequest(
         model=model,
         prompt=prompt,
-        seconds=as_int(merged.get("seconds"), "seconds", 1, MAX_SECONDS),
+        seconds=_seconds(merged.get("seconds")),
         width=width,
         height=height,
         resolution=normalize_resolution(resolution) if resolution else None,
@@ -257,6 +324,10 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
         image=image,
         last_frame=last_frame,
         reference_images=[_image(ref, "reference_images") for ref in references],
+        reference_videos=_clips(merged.get("reference_videos"), VIDEO, "reference_videos"),
+        audio=_clips(merged.get("audio"), AUDIO, "audio"),
+        first_clip=first_clip[0] if first_clip else None,
+        generate_audio=as_bool(merged.get("generate_audio"), "generate_audio"),
         negative_prompt=check_prompt(as_text(merged.get("negative_prompt"), "negative_prompt"), "negative_prompt")
         or None,
         seed=seed,

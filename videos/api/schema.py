@@ -64,6 +64,35 @@ IMAGE = {
 }
 
 
+TAG = text(
+    description="A role (e.g. asset, style) or a subject id the prompt names; GET /v1/models lists what a model takes."
+)
+TAGGED_IMAGE = {"oneOf": [IMAGE, {"type": "object", "properties": {"url": IMAGE, "tag": TAG}, "required": ["url"]}]}
+CLIP = {
+    "oneOf": [
+        {"type": "string", "description": "An http(s) URL the vendor fetches (clips are not uploaded)."},
+        {"type": "object", "properties": {"url": {"type": "string"}, "tag": TAG}, "required": ["url"]},
+    ]
+}
+CLIPS = {"oneOf": [CLIP, {"type": "array", "items": CLIP}]}
+# The media vocabulary (channels/canonical.py), in the dialects that can express it. A model that
+# cannot take an input refuses it with a 400 naming the field, before anything is held.
+MEDIA_PROPERTIES = {
+    "reference_images": {"type": "array", "items": TAGGED_IMAGE, "description": "Images to follow (look, subject)."},
+    "reference_videos": {
+        "type": "array",
+        "items": CLIP,
+        "description": "Clips whose look, motion or subject to follow.",
+    },
+    "audio_url": {**CLIPS, "description": "Driving or reference audio clip(s)."},
+    "first_clip": {**CLIP, "description": "A video to continue (extension)."},
+    "generate_audio": {
+        "type": "boolean",
+        "description": "Whether the video has generated sound; unset: the model's default.",
+    },
+}
+
+
 def obj(properties, required=(), additional=True, **extra):
     schema = {"type": "object", "properties": properties, "additionalProperties": additional, **extra}
     if required:
@@ -91,7 +120,9 @@ COMPONENTS = {
     ),
     "OpenAIVideoCreate": obj(
         {
-            "model": text(description="A model this key may use (GET /v1/models); default sora-2."),
+            "model": text(
+                description="A model this key may use (GET /v1/models); default: GATEWAY_DEFAULT_VIDEO_MODEL."
+            ),
             "prompt": text(),
             "seconds": {**NUMBER_OR_TEXT, "description": 'Clip length, e.g. "4", "8", "12".'},
             "size": text(description='"WIDTHxHEIGHT", e.g. "1280x720".'),
@@ -100,6 +131,7 @@ COMPONENTS = {
                 "oneOf": [IMAGE, obj({"image_url": IMAGE}, required=("image_url",))],
                 "description": "The first frame: an image URL / data URI, or {image_url}.",
             },
+            **MEDIA_PROPERTIES,
             "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
         },
         required=("prompt",),
@@ -196,6 +228,8 @@ COMPONENTS = {
             "n": {"const": 1},
             "image": IMAGE,
             "images": {"type": "array", "items": IMAGE},
+            **MEDIA_PROPERTIES,
+            "audio": {"type": "boolean", "description": "Vidu-style: the same as generate_audio."},
             "metadata": ANY_OBJECT,
         },
         required=("model", "prompt"),
@@ -391,6 +425,15 @@ COMPONENTS = {
             "bgm": {"type": "boolean"},
             "payload": text(),
             "off_peak": {"type": "boolean"},
+            "audio": {"type": "boolean", "description": "Generated sound (Q3 models; default on at Vidu)."},
+            "subjects": {
+                "type": "array",
+                "description": "reference2video: up to 7 subjects (3 images each, 7 in all), named @id in the prompt.",
+                "items": obj(
+                    {"id": text(), "images": {"type": "array", "items": IMAGE}, "voice_id": text()},
+                    required=("id", "images"),
+                ),
+            },
         },
         required=("model",),
     ),
@@ -406,6 +449,8 @@ COMPONENTS = {
             "resolution": text(nullable=True),
             "aspect_ratio": text(),
             "created_at": text(),
+            "audio": {"type": "boolean"},
+            "subjects": {"type": "array"},
         },
         required=("task_id", "state", "model"),
     ),

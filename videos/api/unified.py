@@ -5,7 +5,13 @@ from rest_framework.response import Response
 from .. import services, signing
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, build_request
+from .parsing import as_int, as_metadata, as_text, build_request, media_fields
+
+
+def _images(data):
+    """new-api's ``images`` list, or the vocabulary's ``reference_images``."""
+    images = data.get("images")
+    return images if isinstance(images, list) else data.get("reference_images")
 
 
 def wire_status(task):
@@ -37,7 +43,8 @@ class Generations(UnifiedView):
                 "fps": data.get("fps"),
                 "seed": data.get("seed"),
                 "image": data.get("image"),
-                "reference_images": data.get("images") if isinstance(data.get("images"), list) else None,
+                "reference_images": _images(data),
+                **media_fields(data),
             },
             as_metadata(data.get("metadata")),
         )
