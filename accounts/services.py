@@ -16,10 +16,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import signals
 from django.utils import timezone
 
-from . import crypto
+from . import crypto, prepared
 from .models import ApiKey, LedgerEntry, Tenant, WebhookEndpoint, random_token
 from .prepared import Prepared
 
@@ -262,29 +261,7 @@ def _entry(tenant_id, kind, amount, balance_after=None, **fields):
     if balance_after is None:
         balance_after = _balance(tenant_id)
     entry = LedgerEntry(tenant_id=tenant_id, kind=kind, amount=amount, balance_after=balance_after, **fields)
-    if signals.pre_save.has_listeners(LedgerEntry) or signals.post_save.has_listeners(LedgerEntry):
-        entry.save(force_insert=True)
-        return entry
-    # save(force_insert=True) as one INSERT whose SQL is built once: through the ORM, the ledger row
-    # of a hold took longer to build than all the other statements of a create to run.
-    columns, sql = _entry_sql(connection.vendor)
-    params = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        entry.pk = cursor.fetchone()[0]
-    entry._state.adding = False
-    entry._state.db = connection.alias
-    return entry
-
-
-@functools.cache
-def _entry_sql(vendor):
-    quote = connection.ops.quote_name
-    meta = LedgerEntry._meta
-    columns = [field for field in meta.local_concrete_fields if not field.primary_key and not field.generated]
-    names = ", ".join(quote(field.column) for field in columns)
-    values = ", ".join("%s" for _ in columns)
-    return columns, f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({values}) RETURNING {quote(meta.pk.column)}"
+    return prepared.insert(entry)
 
 
 def topup(tenant, amount, *, note="", user=None):

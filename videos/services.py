@@ -18,11 +18,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import signals
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import request_id
+from accounts import prepared, request_id
 from accounts import services as money
 from channels import services as routing
 from channels.adaptors.base import (
@@ -160,7 +159,7 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
                 # Before the submit: MiniMax checks the callback URL while the create is in flight.
                 callback_token=secrets.token_urlsafe(32) if settings.GATEWAY_PUBLIC_URL else "",
             )
-            _insert(task)
+            prepared.insert(task)
             money.hold(task, amount)
     except money.BillingError as exc:
         raise GatewayError(402, exc.code, str(exc), kind=BILLING) from None
@@ -171,32 +170,6 @@ def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempote
             raise
         return existing
     return _submit(task, request, plan, candidates, remix_of)
-
-
-def _insert(task):
-    """``task.save(force_insert=True)`` for a new task, as one INSERT whose SQL is built once (the ORM
-    took longer to build it on every create than the database to run it); each value is prepared
-    as the ORM prepares it. Signals are sent through save() itself whenever anything listens."""
-    if signals.pre_save.has_listeners(VideoTask) or signals.post_save.has_listeners(VideoTask):
-        task.save(force_insert=True)
-        return
-    fields, sql = _insert_sql(connection.vendor)
-    params = [field.get_db_prep_save(field.pre_save(task, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        task.pk = cursor.fetchone()[0]
-    task._state.adding = False
-    task._state.db = connection.alias
-
-
-@functools.cache
-def _insert_sql(vendor):
-    quote = connection.ops.quote_name
-    meta = VideoTask._meta
-    fields = [field for field in meta.local_concrete_fields if not field.primary_key and not field.generated]
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join("%s" for _ in fields)
-    return fields, f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) RETURNING {quote(meta.pk.column)}"
 
 
 def _submit(task, request, plan, candidates, remix_of):
