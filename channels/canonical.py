@@ -20,8 +20,9 @@ IMAGE = "image"
 FIRST_LAST = "first_last"
 REFERENCE = "reference"
 EXTEND = "extend"
+EDIT = "edit"
 REMIX = "remix"
-MODES = (TEXT, IMAGE, FIRST_LAST, REFERENCE, EXTEND, REMIX)
+MODES = (TEXT, IMAGE, FIRST_LAST, REFERENCE, EXTEND, EDIT, REMIX)
 
 # ``seconds`` asking a model that can choose the length to choose it (Seedance 2.0's duration -1):
 # held at the model's longest, billed on the seconds produced; models that cannot refuse it.
@@ -31,6 +32,9 @@ AUTO_SECONDS = -1
 VIDEO = "video"
 AUDIO = "audio"
 MEDIA_URL_MAX = 4096
+# One of this gateway's own videos, named by its public id where a clip URL could go ("first_clip":
+# "video_..."): the gateway resolves it to the vendor's video (videos.services), never a client.
+OWN_VIDEO_RE = re.compile(r"^video_[A-Za-z0-9_-]{8,40}$")
 
 SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX*×]\s*(\d{2,5})\s*$")
 RESOLUTION_RE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$")
@@ -156,26 +160,44 @@ class ImageInput:
 @dataclass(frozen=True)
 class MediaInput:
     """A video or audio clip the vendor fetches itself: an http(s) URL (the gateway does not
-    download clips; vendors take them only by URL). ``tag`` as for images."""
+    download clips; vendors take them only by URL). ``tag`` as for images.
 
-    url: str
+    A video clip may instead name one of this gateway's own videos (``video_id``, where the
+    dialect allows it: the clip to continue or to edit). The gateway then pins the request to the
+    channel that made it and fills in ``source``, the vendor's reference to that task
+    (adaptors.base.TaskRef: its vendor task id, ``state["vendor_video_id"]`` where the vendor has
+    one, and ``result_url``), and ``url``, the vendor's own URL of the result."""
+
+    url: str | None = None
     kind: str = VIDEO
     tag: str | None = None
+    video_id: str | None = None
+    source: object = None  # a TaskRef, set by the gateway for a video_id
 
     @classmethod
-    def parse(cls, value, kind, param):
+    def parse(cls, value, kind, param, *, own_videos=False):
         tag = None
         if isinstance(value, dict):
             tag = _tag(value, param)
-            value = value.get("url") or value.get(f"{kind}_url")
+            if own_videos and isinstance(value.get("video_id"), str):
+                value = value["video_id"]
+            else:
+                value = value.get("url") or value.get(f"{kind}_url")
+        if own_videos and kind == VIDEO and isinstance(value, str) and OWN_VIDEO_RE.match(value.strip()):
+            return cls(kind=kind, tag=tag, video_id=value.strip())
         if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
-            raise RequestInvalid(f"'{param}' must be an http(s) URL of the {kind} (vendors fetch clips by URL)", param)
+            own = " or the id of one of your videos (video_...)" if own_videos and kind == VIDEO else ""
+            raise RequestInvalid(
+                f"'{param}' must be an http(s) URL of the {kind}{own} (vendors fetch clips by URL)", param
+            )
         value = value.strip()
         if len(value) > MEDIA_URL_MAX:
             raise RequestInvalid(f"'{param}' is longer than {MEDIA_URL_MAX} characters", param)
         return cls(url=value, kind=kind, tag=tag)
 
     def describe(self):
+        if self.video_id:
+            return {"video_id": self.video_id, "tag": self.tag} if self.tag else {"video_id": self.video_id}
         return {"url": self.url, "tag": self.tag} if self.tag else self.url
 
 
@@ -223,6 +245,10 @@ class Extra(Mapping):
         return f"Extra({self._items!r})"
 
 
+# The clips that may name one of this gateway's own videos (a vendor continues or edits its own work).
+OWN_VIDEO_FIELDS = ("first_clip", "video")
+
+
 @dataclass(frozen=True)
 class CanonicalRequest:
     model: str
@@ -238,6 +264,7 @@ class CanonicalRequest:
     reference_videos: tuple[MediaInput, ...] = ()  # clips whose look, motion or subject to follow
     audio: tuple[MediaInput, ...] = ()  # driving or reference audio clips
     first_clip: MediaInput | None = None  # a video to continue (extension)
+    video: MediaInput | None = None  # a video to edit (the prompt says how)
     generate_audio: bool | None = None  # None: the model's default
     negative_prompt: str | None = None
     seed: int | None = None
@@ -274,6 +301,8 @@ class CanonicalRequest:
             return REMIX
         if self.first_clip:
             return EXTEND
+        if self.video:
+            return EDIT
         if self.reference_images or self.reference_videos:
             return REFERENCE
         if self.image and self.last_frame:
@@ -281,6 +310,10 @@ class CanonicalRequest:
         if self.image:
             return IMAGE
         return TEXT
+
+    def own_clips(self):
+        """The canonical fields naming one of this gateway's videos: {"first_clip": MediaInput, ...}."""
+        return {name: clip for name in OWN_VIDEO_FIELDS if (clip := getattr(self, name)) and clip.video_id}
 
     def images(self):
         return [img for img in (self.image, self.last_frame, *self.reference_images) if img]
@@ -301,8 +334,10 @@ class CanonicalRequest:
             "reference_videos": [clip.describe() for clip in self.reference_videos] or None,
             "audio": [clip.describe() for clip in self.audio] or None,
             "first_clip": self.first_clip.describe() if self.first_clip else None,
+            "video": self.video.describe() if self.video else None,
             "generate_audio": self.generate_audio,
             "extra": _json_safe(self.extra) or None,
+            "native_action": self.native_action,  # the vendor operation a native route named
         }
         return {key: value for key, value in params.items() if value is not None}
 

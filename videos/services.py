@@ -101,6 +101,8 @@ def plan_request(api_key, request, *, remix_of=None, vendor=None):
         candidates = routing.candidates(model)
         if vendor is not None:
             candidates = [channel for channel in candidates if channel.vendor == vendor]
+        if request.own_clips():
+            request, candidates = _with_own_videos(api_key, request, candidates)
     if not candidates:
         if routing.is_known_model(model, vendor):
             raise GatewayError(
@@ -118,6 +120,45 @@ def plan_request(api_key, request, *, remix_of=None, vendor=None):
     except routing.ModelNotPriced as exc:
         raise GatewayError(400, exc.code, str(exc), param="model") from None
     return request, candidates, plan, amount
+
+
+def _with_own_videos(api_key, request, candidates):
+    """A request continuing or editing one of the tenant's own videos (``first_clip``/``video`` given
+    as ``video_...``): the vendor works on its own copy of that video, so the request goes to the
+    channel that made it, carrying the vendor's reference to it. Another tenant's video is not found."""
+    sources = {}
+    for name, clip in request.own_clips().items():
+        source = (
+            VideoTask.objects.select_related("channel").filter(tenant_id=api_key.tenant_id, public_id=clip.video_id)
+        ).first()
+        if source is None:
+            raise GatewayError(404, "video_not_found", f"No video '{clip.video_id}' exists for this key.", param=name)
+        if source.status != VideoTask.Status.COMPLETED:
+            raise GatewayError(
+                400, "video_not_ready", f"'{name}' names a video that has not completed ({source.status}).", param=name
+            )
+        sources[name] = source
+        request = dataclasses.replace(
+            request, **{name: dataclasses.replace(clip, url=source.result_url or None, source=source.ref())}
+        )
+    channels = {source.channel_id for source in sources.values()}
+    name, source = next(iter(sources.items()))
+    if len(channels) > 1:
+        raise GatewayError(400, "conflicting_inputs", "The videos named come from different channels.", param=name)
+    if source.channel is None or source.channel.status != Channel.Status.ENABLED:
+        raise GatewayError(
+            503, "no_channel_available", "The channel that made the source video is unavailable.", kind=UPSTREAM
+        )
+    pinned = [channel for channel in candidates if channel.pk == source.channel_id]
+    if not pinned:
+        raise GatewayError(
+            400,
+            "incompatible_source",
+            f"'{name}' names a video made with {source.model}, on a channel that does not serve "
+            f"'{request.model}': continue or edit it with a model of the same vendor.",
+            param=name,
+        )
+    return request, pinned
 
 
 def create_task(*, api_key, request, route, remix_of=None, vendor=None, idempotency_key=""):

@@ -408,7 +408,7 @@ def retry_after_seconds(response, now=None):
 
 def declare_capabilities(modes, durations, resolutions, *, sizes=(), aspect_ratios=(), audio=False, inputs=None):
     """An adaptor's capabilities() answer: the ``modes`` it takes (channels.canonical TEXT, IMAGE,
-    FIRST_LAST, REFERENCE, EXTEND), the ``durations`` in seconds, the billed ``resolutions`` tiers, the
+    FIRST_LAST, REFERENCE, EXTEND, EDIT), the ``durations`` in seconds, the billed ``resolutions`` tiers, the
     exact ``sizes`` ("WxH") when the vendor takes only those, the ``aspect_ratios`` a text request may
     ask for, whether the video comes with ``audio``, and the media ``inputs`` it accepts (media_inputs()).
     Any combination plan() refuses still fails."""
@@ -433,21 +433,23 @@ def media_inputs(
     reference_videos=0,
     audio=0,
     first_clip=False,
+    video=False,
     generate_audio=(),
     excludes=(),
 ):
     """What a model accepts beyond the prompt and its first/last frame, as check_inputs() enforces it:
     at most ``reference_images``, ``reference_videos`` and ``audio`` clips; the ``image_tags`` a reference
     image may carry (ANY_TAG: any text, e.g. a subject id the prompt names); whether it continues a
-    ``first_clip``; the values ``generate_audio`` may take ((True, False): switchable; (True,): always
-    on, may be asked for; (): not a parameter); and ``excludes``, pairs of canonical fields that cannot
-    come together (("first_clip", "image"))."""
+    ``first_clip``; whether it edits a ``video``; the values ``generate_audio`` may take ((True, False):
+    switchable; (True,): always on, may be asked for; (): not a parameter); and ``excludes``, pairs of
+    canonical fields that cannot come together (("first_clip", "image"))."""
     return {
         "reference_images": reference_images,
         "image_tags": list(image_tags),
         "reference_videos": reference_videos,
         "audio": audio,
         "first_clip": first_clip,
+        "video": video,
         "generate_audio": list(generate_audio),
         "excludes": [list(pair) for pair in excludes],
     }
@@ -472,6 +474,8 @@ def check_inputs(request, upstream_model, capabilities):
         raise RequestInvalid(
             f"{upstream_model} cannot continue a video ('first_clip')", "first_clip", "unsupported_input"
         )
+    if request.video and not limits.get("video"):
+        raise RequestInvalid(f"{upstream_model} cannot edit a video ('video')", "video", "unsupported_input")
     if request.generate_audio is not None and request.generate_audio not in limits.get("generate_audio", ()):
         allowed = limits.get("generate_audio") or []
         said = "does not take 'generate_audio'" if not allowed else f"takes 'generate_audio' {allowed[0]} only"

@@ -9,6 +9,11 @@ Two body shapes: the legacy one (wan2.1–2.6: ``input.img_url``, ``first_frame_
 where every image, clip and audio track is an item of ``input.media`` (``{type, url}``, URLs only) and
 ``parameters`` carry ``resolution`` (720P/1080P), ``ratio`` and ``duration`` (2–15 s).
 
+wan2.7-videoedit edits the canonical ``video`` (its ``video`` media item; the one ``reference_videos``
+clip, the form it took first, is still read as that video). A clip to continue or edit may be one of
+the client's own Wan videos (``video_…``, resolved by the gateway): DashScope is given that video's
+result URL (valid 24 h at DashScope).
+
 Cancel: ``POST /tasks/{id}/cancel``; only a PENDING task can be cancelled (it then reads
 ``CANCELED``), a started one is refused (400 ``UnsupportedOperation``)."""
 
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .. import http
+from ..canonical import EDIT as EDIT_MODE
 from ..canonical import EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     CANCELLED,
@@ -231,16 +237,19 @@ class DashScopeWan(Adaptor):
         if spec.kind == I2V and spec.protocol == MEDIA:
             modes = (IMAGE, FIRST_LAST, EXTEND)
         else:
-            modes = ({T2V: TEXT, I2V: IMAGE, KF2V: FIRST_LAST, R2V: REFERENCE, EDIT: REFERENCE}[spec.kind],)
+            modes = ({T2V: TEXT, I2V: IMAGE, KF2V: FIRST_LAST, R2V: REFERENCE, EDIT: EDIT_MODE}[spec.kind],)
         sized = _takes_size(spec)
         sizes = [size.replace("*", "x") for tier in spec.tiers for size in SIZE_TIERS[tier]] if sized else ()
         ratios = tuple(RATIO_INDEX) if sized else spec.ratios
         excludes = (("first_clip", "image"), ("first_clip", "audio")) if spec.first_clip else ()
+        if spec.kind == EDIT:  # the video to edit, or (as first taken) the one reference video: not both
+            excludes = (("video", "reference_videos"),)
         inputs = media_inputs(
             reference_images=spec.reference_images,
             reference_videos=spec.reference_videos,
             audio=spec.audio_clips,
             first_clip=spec.first_clip,
+            video=spec.kind == EDIT,
             generate_audio=spec.generate_audio,
             excludes=excludes,
         )
@@ -315,12 +324,20 @@ class DashScopeWan(Adaptor):
                 "reference_images",
                 "reference_required",
             )
-        if spec.kind == EDIT and len(request.reference_videos) != 1:
+        if spec.kind == EDIT and not request.video and len(request.reference_videos) != 1:
+            raise RequestInvalid(f"{model} edits one video: give it as 'video'", "video", "video_required")
+        if spec.kind == EDIT and request.video and request.reference_videos:  # plan() without check_inputs()
             raise RequestInvalid(
-                f"{model} edits one video: give it as the one item of 'reference_videos'",
-                "reference_videos",
-                "video_required",
+                f"{model} edits one video: give it as 'video' only", "reference_videos", "conflicting_inputs"
             )
+        for param in ("first_clip", "video"):
+            clip = getattr(request, param)
+            if clip is not None and not clip.url:
+                raise RequestInvalid(
+                    f"'{param}' names {clip.video_id}, for which DashScope gave no video URL: it cannot be used",
+                    param,
+                    "invalid_source",
+                )
         total = len(request.reference_images) + len(request.reference_videos)
         if spec.references and total > spec.references:
             raise RequestInvalid(
@@ -598,8 +615,8 @@ def _media(request, spec):
             ("last_frame", request.last_frame),
         ]
         items += [("driving_audio", clip) for clip in request.audio]
-    elif spec.kind == EDIT:
-        items += [("video", clip) for clip in request.reference_videos]
+    elif spec.kind == EDIT:  # the video to edit: canonical ``video``, or the one reference video
+        items += [("video", request.video or request.reference_videos[0])]
         items += [("reference_image", image) for image in request.reference_images]
     else:
         items += [("reference_image", image) for image in request.reference_images]

@@ -11,7 +11,9 @@ another frame rate is refused before the hold rather than sent or dropped. Verte
 them, is its own adaptor (channels/adaptors/vertex.py) on the same model table.
 
 Extension (canonical ``first_clip``) continues a video Veo made: the Gemini API takes it as the
-``uri`` of the vendor's own file (``…/v1beta/files/{id}``); any other URL is refused.
+``uri`` of the vendor's own file (``…/v1beta/files/{id}``), given by the client or, when the client
+names one of its own Veo videos (``video_…``, resolved by the gateway to ``clip.source``), that video's
+result URI. Any other URL is refused.
 """
 
 import logging
@@ -210,14 +212,27 @@ class GeminiVeo(Adaptor):
 
     def _clip(self, clip, upstream_model):
         """The ``instances[0].video`` of an extension: the Gemini API's own file of a Veo video."""
+        if clip.source is not None:  # one of the client's Veo videos: its result is that file
+            return {"uri": self._source_url(clip)}
         if not GEMINI_FILE.match(clip.url):
             raise RequestInvalid(
                 f"{upstream_model} extends only a video Veo made, given as its Gemini file URI "
-                "(https://generativelanguage.googleapis.com/v1beta/files/…); other URLs cannot be extended",
+                "(https://generativelanguage.googleapis.com/v1beta/files/…) or as the id of one of your Veo "
+                "videos (video_…); other URLs cannot be extended",
                 "first_clip",
                 "unsupported_input",
             )
         return {"uri": clip.url}
+
+    def _source_url(self, clip):
+        """The result URL of the client's own video a clip names, which Veo is given back."""
+        if not clip.url:
+            raise RequestInvalid(
+                f"'first_clip' names {clip.video_id}, for which {self.label} gave no video URI: it cannot be extended",
+                "first_clip",
+                "invalid_source",
+            )
+        return clip.url
 
     # --- submit / poll ---------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Kling AI: ``POST /v1/videos/{family}`` for the families text2video, image2video, omni-video
-(kling-video-o1, kling-v3-omni) and multi-image2video (reference images, kling-v1-6), queried on the
-same path family ``GET /v1/videos/{family}/{task_id}`` (the family is kept in the task's state).
+(kling-video-o1, kling-v3-omni), multi-image2video (reference images, kling-v1-6) and video-extend
+(continuing one of Kling's own videos), queried on the same path family
+``GET /v1/videos/{family}/{task_id}`` (the family is kept in the task's state).
 Credentials: ``AK|SK``, and every request carries a fresh HS256 JWT (iss=AK, exp=now+1800,
 nbf=now-5) signed with SK; or Kling's single API key (2026), sent as ``Authorization: Bearer <key>``.
 
@@ -20,6 +21,15 @@ Price tier: Kling's ``mode`` decides the output and the price: ``std`` renders 7
 1080p. plan() picks it from the requested resolution (size 1920x1080 -> pro, 1280x720 -> std)
 or, when the client gave none, from ``metadata.mode``; the two must agree. Neither: ``std``,
 Kling's default. ``mode`` is therefore billed, never an override.
+
+Extension: a ``first_clip`` naming one of the client's own Kling videos (its ``source``, set by the
+gateway) is sent to video-extend as that video's Kling id (``task_result.videos[].id``, kept in the
+source's state as ``vendor_video_id``); Kling cannot extend a video by URL, so a URL is refused. The
+model and mode are the source's, and Kling adds 4-5 s: billed as EXTEND_SECONDS in the source's mode,
+the hold captured whole (the answer's duration is the whole video, source included).
+
+Editing: omni-video edits a canonical ``video`` (``video_list`` item with ``refer_type: base``); the
+output is as long as that video.
 
 Sound: kling-v2-6, kling-v3 and kling-v3-omni take ``sound: "on"|"off"`` (canonical
 ``generate_audio``); kling-v2-6 makes sound in mode pro only, and omni takes none with a video.
@@ -41,7 +51,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .. import http
-from ..canonical import FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
+from ..canonical import EDIT, EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -69,23 +79,28 @@ TEXT2VIDEO = "text2video"
 IMAGE2VIDEO = "image2video"
 OMNI = "omni-video"
 MULTI_IMAGE = "multi-image2video"
-FAMILIES = (TEXT2VIDEO, IMAGE2VIDEO, OMNI, MULTI_IMAGE)
+VIDEO_EXTEND = "video-extend"
+FAMILIES = (TEXT2VIDEO, IMAGE2VIDEO, OMNI, MULTI_IMAGE, VIDEO_EXTEND)
+# The families whose videos video-extend continues (Kling: text/image-to-video results and extensions).
+EXTENDABLE = (TEXT2VIDEO, IMAGE2VIDEO, VIDEO_EXTEND)
 
 
 @dataclass(frozen=True)
 class Model:
     """What one Kling model takes: its endpoint families, durations, whether ``sound`` is a
-    parameter, and how many reference images multi-image2video takes (0: not served there)."""
+    parameter, how many reference images multi-image2video takes (0: not served there), and whether
+    video-extend continues its videos."""
 
     families: tuple = (TEXT2VIDEO, IMAGE2VIDEO)
     durations: tuple = (5, 10)
     sound: bool = False
     multi_images: int = 0
+    extends: bool = True
 
 
 MODELS = {
     "kling-v1": Model(),
-    "kling-v1-5": Model(families=(IMAGE2VIDEO,)),
+    "kling-v1-5": Model(families=(IMAGE2VIDEO,), extends=False),  # "not for videos made by V1.5"
     "kling-v1-6": Model(multi_images=4),
     "kling-v2-master": Model(),
     "kling-v2-1-master": Model(),
@@ -93,8 +108,8 @@ MODELS = {
     "kling-v2-5-turbo": Model(),
     "kling-v2-6": Model(sound=True),
     "kling-v3": Model(durations=tuple(range(3, 16)), sound=True),
-    "kling-video-o1": Model(families=(OMNI,), durations=tuple(range(3, 11))),
-    "kling-v3-omni": Model(families=(OMNI,), durations=tuple(range(3, 16)), sound=True),
+    "kling-video-o1": Model(families=(OMNI,), durations=tuple(range(3, 11)), extends=False),
+    "kling-v3-omni": Model(families=(OMNI,), durations=tuple(range(3, 16)), sound=True, extends=False),
 }
 UNKNOWN_MODEL = Model()  # a model name we do not know: the 2025 endpoints, as before
 SOUND_PRO_ONLY = ("kling-v2-6",)  # sound "on" only in mode pro (vendors.md §1)
@@ -102,6 +117,9 @@ OMNI_IMAGES = 7  # omni: images + elements at most, ...
 OMNI_IMAGES_WITH_VIDEO = 4  # ... and with a reference video
 OMNI_VIDEO_SECONDS = 10  # omni with a video: at most this long; edit (base) mode is billed this long
 REFER_TYPES = ("base", "feature")
+EXTEND_SECONDS = 5  # video-extend adds 4-5 s: held and captured as 5 s in the source's mode
+EXTEND_EXTRAS = ("cfg_scale",)  # what video-extend takes beyond the video, prompt and negative prompt
+DEFAULT_MODE = "std"  # Kling's default; a task's state records its mode only when it is another
 # Credits Kling charges per 5 s, by mode: an estimate for the hold of a per-credit price (the capture
 # follows the task's final_unit_deduction). new-api's Kling plugin's table [L]; docs/vendors/kling.md.
 CREDITS_PER_5S = {"std": Decimal(2), "pro": Decimal("3.5")}
@@ -191,19 +209,27 @@ class Kling(Adaptor):
         sound = (True, False) if spec.sound else ()
         resolutions = MODE_RESOLUTION.values()
         if OMNI in spec.families:
-            inputs = media_inputs(reference_images=OMNI_IMAGES, reference_videos=1, generate_audio=sound)
-            modes = (TEXT, IMAGE, FIRST_LAST, REFERENCE)
+            inputs = media_inputs(
+                reference_images=OMNI_IMAGES,
+                reference_videos=1,
+                video=True,  # edited as a "base" video
+                generate_audio=sound,
+                excludes=[("video", other) for other in ("image", "last_frame", "reference_videos")],
+            )
+            modes = (TEXT, IMAGE, FIRST_LAST, REFERENCE, EDIT)
             return declare_capabilities(
                 modes, spec.durations, resolutions, aspect_ratios=ASPECT_RATIOS, audio=spec.sound, inputs=inputs
             )
+        excludes = [("image", "reference_images"), ("last_frame", "reference_images")] if spec.multi_images else []
+        if spec.extends:
+            excludes += [("first_clip", other) for other in ("image", "last_frame", "reference_images")]
         inputs = media_inputs(
-            reference_images=spec.multi_images,
-            generate_audio=sound,
-            excludes=(("image", "reference_images"), ("last_frame", "reference_images")) if spec.multi_images else (),
+            reference_images=spec.multi_images, first_clip=spec.extends, generate_audio=sound, excludes=excludes
         )
+        extend = (EXTEND,) if spec.extends else ()
         if TEXT2VIDEO not in spec.families:  # image-only: the aspect ratio is the image's own
-            return declare_capabilities((IMAGE, FIRST_LAST), spec.durations, resolutions, inputs=inputs)
-        modes = (TEXT, IMAGE, FIRST_LAST, REFERENCE) if spec.multi_images else (TEXT, IMAGE, FIRST_LAST)
+            return declare_capabilities((IMAGE, FIRST_LAST, *extend), spec.durations, resolutions, inputs=inputs)
+        modes = (TEXT, IMAGE, FIRST_LAST, *((REFERENCE,) if spec.multi_images else ()), *extend)
         return declare_capabilities(
             modes, spec.durations, resolutions, aspect_ratios=ASPECT_RATIOS, audio=spec.sound, inputs=inputs
         )
@@ -211,15 +237,21 @@ class Kling(Adaptor):
     def plan(self, request, upstream_model):
         spec = MODELS.get(upstream_model, UNKNOWN_MODEL)
         action = self._action(request, upstream_model, spec)
+        if action == VIDEO_EXTEND:
+            return self._plan_extend(request, upstream_model, spec)
         mode = self._mode(request)
-        video = request.reference_videos[0] if request.reference_videos else None
-        refer_type = self._refer_type(video)
+        video = _omni_video(request)
+        refer_type = self._refer_type(request)
         if refer_type == "base":  # edit mode: the output is as long as the video, at most 10 s
             if request.seconds is not None:
                 raise RequestInvalid(
-                    "With a 'base' reference video Kling's output is as long as that video: leave 'seconds' out",
+                    "When Kling edits a video the output is as long as that video: leave 'seconds' out",
                     "seconds",
                     "invalid_seconds",
+                )
+            if not video.url:
+                raise RequestInvalid(
+                    f"'{_video_param(request)}' names a video Kling no longer has a URL for", _video_param(request)
                 )
             seconds = OMNI_VIDEO_SECONDS
         else:
@@ -241,7 +273,7 @@ class Kling(Adaptor):
                 "metadata.keep_original_sound",
             )
         if action == OMNI:
-            self._check_omni(request, video)
+            self._check_omni(request, video, refer_type)
         ratio = None
         if action in (TEXT2VIDEO, MULTI_IMAGE) or (action == OMNI and not request.image and refer_type != "base"):
             ratio = requested_ratio(request, ASPECT_RATIOS)
@@ -263,8 +295,86 @@ class Kling(Adaptor):
             },
         )
 
+    def _plan_extend(self, request, model, spec):
+        """video-extend continues one of Kling's own videos (``first_clip.source``) by 4-5 s, with the
+        model and mode that made it: billed EXTEND_SECONDS in that mode. Nothing else is chosen."""
+        clip = request.first_clip
+        source = clip.source
+        if source is None:
+            raise RequestInvalid(
+                "Kling extends only its own videos: give the id of one of your videos",
+                "first_clip",
+                "unsupported_input",
+            )
+        state = source.state or {}
+        family = _family(state)
+        if not spec.extends or family not in EXTENDABLE:
+            made = f"{source.upstream_model} ({family})"
+            raise RequestInvalid(
+                f"Kling extends videos made by text2video, image2video or an earlier extension, except by "
+                f"kling-v1-5; {clip.video_id} was made by {made}",
+                "first_clip",
+                "unsupported_input",
+            )
+        if source.upstream_model != model:
+            raise RequestInvalid(
+                f"Kling extends a video with the model that made it: {clip.video_id} was made by "
+                f"{source.upstream_model}, not {model}",
+                "first_clip",
+                "incompatible_source",
+            )
+        if not state.get("vendor_video_id"):
+            raise RequestInvalid(
+                f"Kling gave no video id for {clip.video_id}: it cannot be extended", "first_clip", "unsupported_input"
+            )
+        if request.seconds not in (None, EXTEND_SECONDS):
+            raise RequestInvalid(
+                f"Kling extends a video by about {EXTEND_SECONDS} s: leave 'seconds' out",
+                "seconds",
+                "invalid_seconds",
+            )
+        if request.generate_audio is not None or "sound" in request.extra:
+            param = "generate_audio" if request.generate_audio is not None else "metadata.sound"
+            raise RequestInvalid("Kling video-extend takes no sound setting", param, "unsupported_input")
+        mode = state.get("mode", DEFAULT_MODE)
+        if request.resolution or request.extra.get("mode") is not None:
+            asked = self._mode(request)
+            if asked != mode:
+                param = "metadata.mode" if not request.resolution else "size" if request.size else "resolution"
+                raise RequestInvalid(
+                    f"Kling extends a video in the mode it was made in: {mode} ({MODE_RESOLUTION[mode]})",
+                    param,
+                    f"invalid_{param}",
+                )
+        self._check_extras(request, model, VIDEO_EXTEND)
+        pinned = {"model_name": model, "model": model, "duration": str(EXTEND_SECONDS), "mode": mode}
+        pinned.update(dict.fromkeys(("video_id", "sound", "image", "image_tail", "image_list", "video_list")))
+        extra = split_pinned(request.extra, pinned)
+        extra.pop("external_task_id", None)  # a native client's own, kept with its task; video-extend takes none
+        for key in extra:
+            if key not in EXTEND_EXTRAS:
+                raise RequestInvalid(
+                    f"Kling video-extend takes a prompt, a negative prompt and {', '.join(EXTEND_EXTRAS)}; "
+                    f"not metadata.{key}",
+                    f"metadata.{key}",
+                    "unsupported_parameter",
+                )
+        return Plan(
+            seconds=EXTEND_SECONDS,
+            resolution=MODE_RESOLUTION[mode],
+            extra=extra,
+            derived={
+                "action": VIDEO_EXTEND,
+                "mode": mode,
+                "video_id": state["vendor_video_id"],
+                "vendor_credits": str(CREDITS_PER_5S[mode].normalize()),
+            },
+        )
+
     def _action(self, request, model, spec):
-        if OMNI in spec.families:
+        if request.first_clip:
+            action = VIDEO_EXTEND
+        elif OMNI in spec.families:
             action = OMNI
         elif request.reference_images:
             if not spec.multi_images:
@@ -308,11 +418,20 @@ class Kling(Adaptor):
         return action
 
     @staticmethod
-    def _refer_type(video):
-        """A reference video's role at omni: its tag, ``base`` (the video to edit) or ``feature`` (its
-        style and camera to follow, the default)."""
-        if video is None:
+    def _refer_type(request):
+        """The omni video's role: ``base`` for a ``video`` to edit; for a reference video its tag,
+        ``base`` (the video to edit) or ``feature`` (its style and camera to follow, the default)."""
+        if request.video is not None:
+            if request.video.tag not in (None, "base"):
+                raise RequestInvalid(
+                    f"'video' is the video to edit; its tag can only be 'base', not {request.video.tag!r}",
+                    "video.tag",
+                    "unsupported_input",
+                )
+            return "base"
+        if not request.reference_videos:
             return None
+        video = request.reference_videos[0]
         if video.tag is not None and video.tag not in REFER_TYPES:
             raise RequestInvalid(
                 f"reference_videos[0] tag must be 'base' (edit this video) or 'feature' (follow its style); "
@@ -340,7 +459,7 @@ class Kling(Adaptor):
             raise RequestInvalid(f"{model} makes sound in mode pro (1080p) only", param, "conflicting_inputs")
         return sound
 
-    def _check_omni(self, request, video):
+    def _check_omni(self, request, video, refer_type):
         elements = request.extra.get("element_list") or []
         if not isinstance(elements, list):
             raise RequestInvalid("metadata.element_list must be a list of {element_id}", "metadata.element_list")
@@ -353,9 +472,9 @@ class Kling(Adaptor):
                 "reference_images",
                 "too_many_inputs",
             )
-        if video is not None and video.tag == "base" and request.image:
+        if refer_type == "base" and request.image:
             raise RequestInvalid(
-                "A 'base' reference video (edit mode) takes no first or last frame", "image", "conflicting_inputs"
+                "A video Kling edits ('base') takes no first or last frame", "image", "conflicting_inputs"
             )
 
     def _mode(self, request):
@@ -384,7 +503,7 @@ class Kling(Adaptor):
         extra = request.extra
         if "cfg_scale" in extra:
             value = extra["cfg_scale"]
-            if model.startswith(("kling-v2", "kling-v3", "kling-video")):
+            if action != VIDEO_EXTEND and model.startswith(("kling-v2", "kling-v3", "kling-video")):
                 raise RequestInvalid(f"{model} does not take metadata.cfg_scale", "metadata.cfg_scale")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise RequestInvalid("metadata.cfg_scale must be a number from 0 to 1", "metadata.cfg_scale")
@@ -426,6 +545,39 @@ class Kling(Adaptor):
 
     def submit(self, ctx, request, upstream_model, plan):
         action = plan.derived["action"]
+        if action == VIDEO_EXTEND:
+            body = self._extend_body(request, plan)
+        else:
+            body = self._body(ctx, request, upstream_model, plan)
+        if ctx.callback_url:
+            body["callback_url"] = ctx.callback_url  # the gateway's, replacing a client's metadata one
+        url = self._url(ctx, f"/v1/videos/{action}")
+        response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
+        data = self._data(response)
+        task_id = data.get("task_id")
+        if not task_id:
+            raise VendorError("Kling accepted the request but returned no task_id")
+        return Submission(
+            vendor_task_id=str(task_id),
+            vendor_status=str(data.get("task_status", "")),
+            state=_state(action, plan.derived["mode"]),
+        )
+
+    @staticmethod
+    def _extend_body(request, plan):
+        """video-extend's body: Kling's id of the video, and what to say about the next seconds. Kling
+        documents no external_task_id here: find() recognises the job by its parent video instead."""
+        body = {"video_id": plan.derived["video_id"]}
+        if request.prompt:
+            body["prompt"] = request.prompt
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt
+        body.update(plan.extra)  # cfg_scale, checked in plan()
+        return body
+
+    @staticmethod
+    def _body(ctx, request, upstream_model, plan):
+        action = plan.derived["action"]
         body = {"model_name": upstream_model, "mode": plan.derived["mode"], "duration": str(plan.seconds)}
         if plan.derived.get("refer_type") == "base":
             del body["duration"]  # the output is as long as the video being edited
@@ -448,10 +600,10 @@ class Kling(Adaptor):
             images += [{"image_url": _image(image)} for image in request.reference_images]
             if images:
                 body["image_list"] = images
-            if request.reference_videos:
+            if video := _omni_video(request):
                 body["video_list"] = [
                     {
-                        "video_url": request.reference_videos[0].url,
+                        "video_url": video.url,
                         "refer_type": plan.derived["refer_type"],
                         "keep_original_sound": plan.derived["keep_original_sound"],
                     }
@@ -461,27 +613,18 @@ class Kling(Adaptor):
         body.update(plan.extra)  # the billed keys were checked in plan(); everything else is a Kling extra
         if ctx.external_id:
             body["external_task_id"] = ctx.external_id  # ours, to find the job again after a timeout
-        if ctx.callback_url:
-            body["callback_url"] = ctx.callback_url  # the gateway's, replacing a client's metadata one
-        url = self._url(ctx, f"/v1/videos/{action}")
-        response = http.request("POST", url, headers=self._headers(ctx), json=body, read_timeout=ctx.read_timeout)
-        data = self._data(response)
-        task_id = data.get("task_id")
-        if not task_id:
-            raise VendorError("Kling accepted the request but returned no task_id")
-        return Submission(
-            vendor_task_id=str(task_id), vendor_status=str(data.get("task_status", "")), state={"action": action}
-        )
+        return body
 
     def poll(self, ctx, ref):
-        url = self._url(ctx, f"/v1/videos/{_family(ref.state)}/{ref.vendor_task_id}")
+        family = _family(ref.state)
+        url = self._url(ctx, f"/v1/videos/{family}/{ref.vendor_task_id}")
         try:
             data = self._data(http.request("GET", url, headers=self._headers(ctx)))
         except VendorRejected as exc:
             if exc.code == NOT_FOUND:
                 raise VendorTaskMissing(exc.message, code=exc.code, http_status=exc.http_status) from None
             raise
-        return self._result(data, ref.vendor_task_id)
+        return self._result(data, ref.vendor_task_id, family)
 
     def poll_many(self, ctx, refs, since):
         """The tasks asked about, from the task list of their families (see the module docstring)."""
@@ -500,7 +643,7 @@ class Kling(Adaptor):
                     task_id = str(item.get("task_id", ""))
                     if task_id in ids and task_id not in results:
                         try:
-                            results[task_id] = self._result(item, task_id)
+                            results[task_id] = self._result(item, task_id, action)
                         except VendorError:
                             pass  # left to its own poll, which reports what is wrong with it
                 if (
@@ -511,8 +654,8 @@ class Kling(Adaptor):
                     break
         return results
 
-    def _result(self, data, task_id):
-        """A task object (a query's ``data``, an item of the task list) as a PollResult."""
+    def _result(self, data, task_id, family=TEXT2VIDEO):
+        """A task object (a query's ``data``, an item of the task list) of ``family`` as a PollResult."""
         raw = str(data.get("task_status", ""))
         status = STATUS.get(raw)
         if status is None:
@@ -524,9 +667,10 @@ class Kling(Adaptor):
             if not videos or not isinstance(videos[0], dict) or not videos[0].get("url"):
                 raise VendorError("Kling reports the task succeeded but gives no video URL")
             result.result_url = videos[0]["url"]
-            result.seconds = _float(videos[0].get("duration"))
+            if family != VIDEO_EXTEND:  # an extension's duration is the whole video's: billed EXTEND_SECONDS
+                result.seconds = _float(videos[0].get("duration"))
             if videos[0].get("id"):
-                result.state["vendor_video_id"] = str(videos[0]["id"])  # what video-extend would take
+                result.state["vendor_video_id"] = str(videos[0]["id"])  # what video-extend takes
             credits = _float(data.get("final_unit_deduction"))
             if credits is not None and math.isfinite(credits) and credits >= 0:
                 result.state["vendor_credits"] = str(data["final_unit_deduction"])  # as Kling says them
@@ -538,25 +682,38 @@ class Kling(Adaptor):
         return result
 
     def lookup_state(self, request, upstream_model, plan):
-        return {"action": plan.derived["action"]}
+        state = _state(plan.derived["action"], plan.derived["mode"])
+        if plan.derived["action"] == VIDEO_EXTEND:
+            state["video_id"] = plan.derived["video_id"]  # find() knows the job by its parent video
+        return state
 
     def find(self, ctx, lookup):
-        """The job carrying our ``external_task_id``, from the task list of its family."""
+        """The job carrying our ``external_task_id``, from the task list of its family; for
+        video-extend, which takes no external id, the jobs extending the same video (``task_info.
+        parent_video.id``) created since the submit, oldest first."""
         action = _family(lookup.state)
+        state = _state(action, lookup.state.get("mode", DEFAULT_MODE))
+        parent = lookup.state.get("video_id") if action == VIDEO_EXTEND else None
         oldest_ms = (lookup.since - CLOCK_SKEW) * 1000
         url = self._url(ctx, f"/v1/videos/{action}")
+        found = []
         for page in range(1, LIST_PAGES + 1):
             params = {"pageNum": page, "pageSize": LIST_PAGE_SIZE}
             response = http.request("GET", url, headers=self._headers(ctx), params=params)
             items = [item for item in self._data(response, expect=list) if isinstance(item, dict)]
             for item in items:
                 info = item.get("task_info") if isinstance(item.get("task_info"), dict) else {}
-                if lookup.external_id and info.get("external_task_id") == lookup.external_id and item.get("task_id"):
-                    status = str(item.get("task_status", ""))
-                    return [Submission(str(item["task_id"]), vendor_status=status, state={"action": action})]
+                job = Submission(str(item.get("task_id", "")), str(item.get("task_status", "")), dict(state))
+                if not job.vendor_task_id:
+                    continue
+                if parent is None and lookup.external_id and info.get("external_task_id") == lookup.external_id:
+                    return [job]
+                video = info.get("parent_video") if isinstance(info.get("parent_video"), dict) else {}
+                if parent is not None and video.get("id") == parent and _number(item.get("created_at")) >= oldest_ms:
+                    found.append(job)
             if len(items) < LIST_PAGE_SIZE or all(_number(item.get("created_at")) < oldest_ms for item in items):
                 break
-        return []
+        return found[::-1]  # the list is newest first
 
     def check(self, ctx):
         try:
@@ -612,6 +769,21 @@ class Kling(Adaptor):
 def _family(state):
     """The path family a task was created on (kept in its state at submit), text2video if unknown."""
     return state.get("action") if state.get("action") in FAMILIES else TEXT2VIDEO
+
+
+def _state(action, mode):
+    """What a task's state keeps: its path family, and its mode unless Kling's default (an extension
+    is made in its source's mode)."""
+    return {"action": action} if mode == DEFAULT_MODE else {"action": action, "mode": mode}
+
+
+def _omni_video(request):
+    """The one video omni-video is given: a ``video`` to edit, else the reference video."""
+    return request.video or (request.reference_videos[0] if request.reference_videos else None)
+
+
+def _video_param(request):
+    return "video" if request.video else "reference_videos[0]"
 
 
 def _image(image):

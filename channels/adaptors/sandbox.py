@@ -10,7 +10,7 @@ A task can be cancelled while it is queued or in progress (until ``delay`` has p
 import secrets
 import time
 
-from ..canonical import EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
+from ..canonical import EDIT, EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
     FAILED,
@@ -34,8 +34,12 @@ INPUTS = media_inputs(
     reference_videos=2,
     audio=1,
     first_clip=True,
+    video=True,
     generate_audio=(True, False),
-    excludes=(("first_clip", "image"), ("first_clip", "reference_images"), ("first_clip", "reference_videos")),
+    excludes=(
+        *(("first_clip", other) for other in ("image", "reference_images", "reference_videos", "video")),
+        *(("video", other) for other in ("image", "reference_images")),
+    ),
 )
 
 
@@ -57,7 +61,7 @@ class Sandbox(Adaptor):
         # vocabulary is taken in full (and ignored), with limits like a real vendor's, so clients
         # can try it against the demo.
         return declare_capabilities(
-            (TEXT, IMAGE, FIRST_LAST, REFERENCE, EXTEND),
+            (TEXT, IMAGE, FIRST_LAST, REFERENCE, EXTEND, EDIT),
             DURATIONS,
             ("480p", "720p", "1080p"),
             audio=True,

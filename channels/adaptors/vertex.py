@@ -15,7 +15,8 @@ operation, which the gateway does not relay: such a channel refuses to submit.
 
 Same models and rules as the Gemini API (channels/adaptors/gemini.py), plus what only Vertex takes:
 ``generateAudio`` (Veo 3 may be asked for silence), ``seed``. Extension takes the ``gcsUri`` of a Veo
-video, given as its ``https://storage.googleapis.com/{bucket}/{object}`` URL.
+video, given as its ``https://storage.googleapis.com/{bucket}/{object}`` URL, or, for one of the
+client's own Veo videos (``clip.source``), the ``gcsUri`` its poll kept in the vendor state (``gcs_uri``).
 """
 
 import re
@@ -23,7 +24,7 @@ from urllib.parse import quote, unquote
 
 from .. import http
 from ..canonical import RequestInvalid
-from .base import ContentSource, Submission, VendorError, VendorUnavailable
+from .base import COMPLETED, ContentSource, Submission, VendorError, VendorUnavailable
 from .gemini import MODELS, GeminiVeo
 
 BASE_RE = re.compile(r"^https?://[^/]+/v1/projects/[^/]+/locations/[^/]+$")
@@ -66,15 +67,33 @@ class VertexVeo(GeminiVeo):
         return {"Authorization": f"Bearer {ctx.credentials}"}
 
     def _clip(self, clip, upstream_model):
+        if clip.source is not None:  # one of the client's Veo videos: where Veo wrote it
+            return {"gcsUri": self._source_gcs_uri(clip), "mimeType": "video/mp4"}
         match = STORAGE_URL.match(clip.url)
         if not match:
             raise RequestInvalid(
                 f"{upstream_model} on Vertex AI extends only a Veo video in Cloud Storage, given as "
-                "https://storage.googleapis.com/{bucket}/{object}; other URLs cannot be extended",
+                "https://storage.googleapis.com/{bucket}/{object} or as the id of one of your Veo videos "
+                "(video_…); other URLs cannot be extended",
                 "first_clip",
                 "unsupported_input",
             )
         return {"gcsUri": f"gs://{match['bucket']}/{unquote(match['object'])}", "mimeType": "video/mp4"}
+
+    def _source_gcs_uri(self, clip):
+        """The ``gs://`` URI of the client's own video a clip names: kept by its poll, or read back from
+        its Cloud Storage URL (a video finished before the URI was kept)."""
+        uri = str((clip.source.state or {}).get("gcs_uri") or "")
+        if GCS_URI.match(uri):
+            return uri
+        match = STORAGE_URL.match(clip.url or "")
+        if match:
+            return f"gs://{match['bucket']}/{unquote(match['object'])}"
+        raise RequestInvalid(
+            f"'first_clip' names {clip.video_id}, whose Cloud Storage URI is not known: it cannot be extended",
+            "first_clip",
+            "invalid_source",
+        )
 
     def submit(self, ctx, request, upstream_model, plan):
         storage = str((ctx.options or {}).get("storage_uri") or "")
@@ -105,13 +124,17 @@ class VertexVeo(GeminiVeo):
         return http.request("POST", url, headers=self._headers(ctx), json={"operationName": name})
 
     def _video_url(self, ctx, result):
-        videos = result.get("videos") or []
-        uri = videos[0].get("gcsUri") if videos and isinstance(videos[0], dict) else None
-        match = GCS_URI.match(str(uri or ""))
+        match = GCS_URI.match(_gcs_uri(result))
         if not match:
             return None  # inline bytes (no storageUri) are not relayed: a video "without a video"
         base = str((ctx.options or {}).get("storage_base_url") or STORAGE_BASE).rstrip("/")
         return f"{base}/{match['bucket']}/{quote(match['object'])}"
+
+    def _finished(self, ctx, response):
+        result = super()._finished(ctx, response)
+        if result.status == COMPLETED:  # kept: an extension of this video names it by its gs:// URI
+            result.state = {"gcs_uri": _gcs_uri(response)}
+        return result
 
     def content(self, ctx, ref):
         return ContentSource(url=ref.result_url, headers=self._headers(ctx))
@@ -123,6 +146,12 @@ class VertexVeo(GeminiVeo):
             return "The access token was accepted (a made-up operation answered 'not found')."
         self._checked(response)
         return "The access token was accepted."
+
+
+def _gcs_uri(result):
+    """The ``gcsUri`` of the first video in an operation's response ("" when there is none)."""
+    videos = result.get("videos") or []
+    return str((videos[0].get("gcsUri") if videos and isinstance(videos[0], dict) else None) or "")
 
 
 adaptor = VertexVeo()

@@ -1,7 +1,8 @@
 """xAI Grok Imagine video: a "deferred request". ``POST /v1/videos/generations`` (text, first frame or
-reference images) or ``POST /v1/videos/extensions`` (continue a video given by URL) answers
-``{"request_id"}``; ``GET /v1/videos/{request_id}`` answers HTTP 200 with ``status`` pending, done,
-failed or expired. Credentials: one xAI API key (Bearer), the chat API's.
+reference images), ``POST /v1/videos/extensions`` (continue a video given by URL) or ``POST
+/v1/videos/edits`` (edit a video given by URL, as the prompt says) answers ``{"request_id"}``;
+``GET /v1/videos/{request_id}`` answers HTTP 200 with ``status`` pending, done, failed or expired.
+Credentials: one xAI API key (Bearer), the chat API's.
 
 xAI bills its own defaults (8 s at 480p) when ``duration`` and ``resolution`` are left out, so both
 are always sent, as planned. A finished video whose ``video.respect_moderation`` is false comes back
@@ -9,12 +10,17 @@ are always sent, as planned. A finished video whose ``video.respect_moderation``
 may bill the account. What xAI billed (``usage.cost_in_usd_ticks``) is returned in PollResult.state,
 for the task's vendor state. The result URL (``vidgen.x.ai``) is temporary and fetched without
 the key. xAI has no cancel, no task list and takes no id of ours: a create that timed out cannot be
-found, so it fails at once and is released."""
+found, so it fails at once and is released.
+
+A clip to continue or edit may be one of the client's own Grok videos (the gateway resolves its id,
+pins the request to the channel that made it and sets ``clip.source``): xAI is given its own result
+URL of that video (temporary: an expired one is xAI's 4xx, released). The length xAI reported for it
+(``duration`` in the vendor state) lets the input limits be checked before anything is held."""
 
 from dataclasses import dataclass
 
 from .. import http
-from ..canonical import EXTEND, IMAGE, REFERENCE, TEXT, RequestInvalid
+from ..canonical import EDIT, EXTEND, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
     COMPLETED,
     FAILED,
@@ -38,7 +44,7 @@ from .common import requested_ratio
 class GrokModel:
     resolutions: tuple = ("480p", "720p")
     text_only: tuple = ()  # resolutions offered for text-to-video only (1.5: native 1080p)
-    extends: bool = False  # POST /v1/videos/extensions takes it
+    extends: bool = False  # POST /v1/videos/extensions and /v1/videos/edits take it
 
 
 MODELS = {
@@ -55,6 +61,12 @@ DEFAULT_SECONDS = 8  # xAI's own default, sent explicitly
 DEFAULT_EXTENSION_SECONDS = 6
 DEFAULT_RESOLUTION = "480p"
 EXTENSION_RESOLUTION = 720  # an extension keeps its input's resolution, at most 720p: billed at 720p
+EXTENSION_INPUT = (2, 15)  # seconds of the video an extension continues
+# An edit keeps its input's length (at most 8.7 s), resolution (at most 720p) and shape: held as 9 s at
+# 720p, the most it can be, and captured on the video.duration xAI reports.
+EDIT_INPUT_MAX = 8.7
+EDIT_HELD_SECONDS = 9
+PATHS = {"generation": "/videos/generations", "extension": "/videos/extensions", "edit": "/videos/edits"}
 MAX_REFERENCES = 7
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3")
 # Body fields only plan() decides (or that would take the video away from us), besides the billed ones.
@@ -84,13 +96,15 @@ class XAIGrokImagine(Adaptor):
 
     def capabilities(self, upstream_model):
         spec = MODELS.get(upstream_model, OTHER)
-        modes = (TEXT, IMAGE, REFERENCE) + ((EXTEND,) if spec.extends else ())
+        modes = (TEXT, IMAGE, REFERENCE) + ((EXTEND, EDIT) if spec.extends else ())
         excludes = [("image", "reference_images")]
         if spec.extends:
-            excludes += [("first_clip", "image"), ("first_clip", "reference_images")]
+            excludes += [("first_clip", "image"), ("first_clip", "reference_images"), ("first_clip", "video")]
+            excludes += [("video", "image"), ("video", "reference_images")]
         inputs = media_inputs(
             reference_images=MAX_REFERENCES,
             first_clip=spec.extends,
+            video=spec.extends,
             generate_audio=(True,),  # Grok Imagine videos come with sound; it is not a parameter
             excludes=excludes,
         )
@@ -107,6 +121,8 @@ class XAIGrokImagine(Adaptor):
             raise RequestInvalid("Grok Imagine takes a first frame only, not a 'last_frame'", "last_frame")
         if request.first_clip:
             return self._plan_extension(request, upstream_model)
+        if request.video:
+            return self._plan_edit(request, upstream_model)
         if not request.prompt and not request.image:
             raise RequestInvalid(f"{upstream_model} needs a 'prompt' without a first frame", "prompt")
         references = request.reference_images
@@ -146,21 +162,40 @@ class XAIGrokImagine(Adaptor):
     def _plan_extension(self, request, upstream_model):
         """``POST /v1/videos/extensions``: ``seconds`` is the length added (2-10 s), billed at 720p, the
         most the output can be (it keeps the input video's resolution and shape)."""
-        for name, value in (
-            ("size", request.size),
-            ("resolution", request.resolution),
-            ("aspect_ratio", request.aspect_ratio),
-        ):
-            if value:
-                raise RequestInvalid(
-                    f"An extension keeps the input video's resolution and shape; '{name}' cannot be set",
-                    name,
-                    "unsupported_parameter",
-                )
+        _keeps_input(request, "An extension")
+        _clip_url(request.first_clip, "first_clip")
+        low, high = EXTENSION_INPUT
+        length = _source_seconds(request.first_clip)
+        if length is not None and not low <= length <= high:
+            raise RequestInvalid(
+                f"xAI extends a video of {low}-{high} s; {request.first_clip.video_id} is {length:g} s",
+                "first_clip",
+                "invalid_source",
+            )
         seconds = self.choose(request.seconds, EXTENSION_DURATIONS, "seconds", default=DEFAULT_EXTENSION_SECONDS)
         pinned = {"model": upstream_model, "duration": seconds, "resolution": None, "aspect_ratio": None}
         extra = split_pinned(request.extra, {**pinned, **dict.fromkeys(UNSETTABLE)})
         return Plan(seconds=seconds, resolution=f"{EXTENSION_RESOLUTION}p", extra=extra, derived={"kind": "extension"})
+
+    def _plan_edit(self, request, upstream_model):
+        """``POST /v1/videos/edits``: the output keeps the input's length (at most 8.7 s), resolution (at most
+        720p) and shape, so nothing of it can be asked for; held as 9 s at 720p, captured on what xAI reports."""
+        _keeps_input(request, "An edit", length=True)
+        if not request.prompt:
+            raise RequestInvalid(f"Editing a video with {upstream_model} needs a 'prompt' saying how", "prompt")
+        _clip_url(request.video, "video")
+        length = _source_seconds(request.video)
+        if length is not None and length > EDIT_INPUT_MAX:
+            raise RequestInvalid(
+                f"xAI edits a video of at most {EDIT_INPUT_MAX:g} s; {request.video.video_id} is {length:g} s",
+                "video",
+                "invalid_source",
+            )
+        pinned = {"model": upstream_model, "duration": None, "resolution": None, "aspect_ratio": None}
+        extra = split_pinned(request.extra, {**pinned, **dict.fromkeys(UNSETTABLE)})
+        return Plan(
+            seconds=EDIT_HELD_SECONDS, resolution=f"{EXTENSION_RESOLUTION}p", extra=extra, derived={"kind": "edit"}
+        )
 
     # --- submit / poll ---------------------------------------------------------------
 
@@ -168,10 +203,14 @@ class XAIGrokImagine(Adaptor):
         body = {"model": upstream_model}
         if request.prompt:
             body["prompt"] = request.prompt
-        body["duration"] = plan.seconds
-        if plan.derived.get("kind") == "extension":
+        kind = plan.derived.get("kind")
+        if kind == "edit":
+            body["video"] = {"url": request.video.url}  # xAI takes no duration: the input's is kept
+        elif kind == "extension":
+            body["duration"] = plan.seconds
             body["video"] = {"url": request.first_clip.url}
         else:
+            body["duration"] = plan.seconds
             body["resolution"] = plan.resolution
             if plan.aspect_ratio:
                 body["aspect_ratio"] = plan.aspect_ratio
@@ -184,10 +223,9 @@ class XAIGrokImagine(Adaptor):
 
     def submit(self, ctx, request, upstream_model, plan):
         kind = plan.derived.get("kind", "generation")
-        path = "/videos/extensions" if kind == "extension" else "/videos/generations"
         response = http.request(
             "POST",
-            self._url(ctx, path),
+            self._url(ctx, PATHS[kind]),
             headers=self._headers(ctx),
             json=self.build_body(request, upstream_model, plan),
             read_timeout=ctx.read_timeout,
@@ -231,13 +269,17 @@ class XAIGrokImagine(Adaptor):
                     state=state,
                 )
             # An extension reports the whole video (input + added part); the added part is what was billed.
-            seconds = video.get("duration") if kind == "generation" and _is_number(video.get("duration")) else None
+            # A generation or an edit reports what it made: the capture goes down to it.
+            duration = float(video["duration"]) if _is_number(video.get("duration")) else None
+            if duration is not None:
+                state["duration"] = duration  # the input limits of a later extension or edit of it
+            seconds = duration if kind != "extension" else None
             return PollResult(
                 status=COMPLETED,
                 vendor_status=raw,
                 progress=100,
                 result_url=url,
-                seconds=float(seconds) if seconds is not None else None,
+                seconds=seconds,
                 state=state,
             )
         if raw == "failed":
@@ -292,6 +334,37 @@ class XAIGrokImagine(Adaptor):
         raise self.classify_http_error(
             response, message, code=code, moderation=status < 500 and _is_moderation(message)
         )
+
+
+def _keeps_input(request, what, length=False):
+    """An extension or an edit keeps its input's resolution and shape (an edit its ``length`` too)."""
+    fields = [("seconds", request.seconds)] if length else []
+    fields += [("size", request.size), ("resolution", request.resolution), ("aspect_ratio", request.aspect_ratio)]
+    for name, value in fields:
+        if value is not None:
+            keeps = "length, resolution" if length else "resolution"
+            raise RequestInvalid(
+                f"{what} keeps the input video's {keeps} and shape; '{name}' cannot be set",
+                name,
+                "unsupported_parameter",
+            )
+
+
+def _clip_url(clip, param):
+    """The URL xAI fetches a clip from: the client's, or xAI's own URL of the client's video it names."""
+    if clip.url:
+        return clip.url
+    raise RequestInvalid(
+        f"'{param}' names {clip.video_id}, for which xAI gave no video URL: it cannot be given to xAI",
+        param,
+        "invalid_source",
+    )
+
+
+def _source_seconds(clip):
+    """The length xAI reported for the client's own video a clip names (None: not known)."""
+    state = getattr(clip.source, "state", None) or {}
+    return float(state["duration"]) if _is_number(state.get("duration")) else None
 
 
 def _image_url(image):

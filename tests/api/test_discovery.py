@@ -95,7 +95,7 @@ def test_every_adaptor_declares_what_it_plans():
         for model in adaptor.known_models:
             caps = adaptor.capabilities(model)
             assert caps["modes"] and caps["durations"] and caps["resolutions"], (adaptor.vendor, model)
-            assert set(caps["modes"]) <= {"text", "image", "first_last", "reference", "extend"}
+            assert set(caps["modes"]) <= {"text", "image", "first_last", "reference", "extend", "edit"}
 
 
 def test_models_bad_key_gets_401():

@@ -101,7 +101,7 @@ def test_limits_and_exclusions_are_refused_naming_the_field(api, sandbox, tenant
     ("body", "param"),
     [
         ({"reference_videos": ["ftp://example.com/a.mp4"]}, "reference_videos[0]"),
-        ({"first_clip": "not a url"}, "first_clip[0]"),
+        ({"first_clip": "not a url"}, "first_clip"),
         ({"audio_url": {"url": 42}}, "audio[0]"),
         ({"generate_audio": "maybe"}, "generate_audio"),
         ({"reference_videos": [{"url": CLIP, "tag": ""}]}, "reference_videos[0]"),

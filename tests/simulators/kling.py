@@ -3,14 +3,22 @@
 Bearer token (Kling's 2026 single API key) next to JWTs; validates the create bodies of
 text2video, image2video, omni-video and multi-image2video per model (durations, ``sound``, image
 and video lists and their counts), and walks tasks through submitted -> processing -> succeed
-(or ``script``). The task list of a family (``GET /v1/videos/{family}?pageNum=&pageSize=``)
-answers newest first with each task's ``task_info.external_task_id`` and each task's state (a
-listing is a look at every task it shows, as a query is); pageNum must be 1-1000 and pageSize
-1-500 (code 1201 otherwise), and a task the vendor forgot is not listed. A task it does not know
-is 404 code 1203. ``latency`` delays every answer (tests/simulators/latency.py). A create with a
-``callback_url`` is called back on ``advance()``: Kling POSTs the task object (the CN docs' form,
-unsigned: Kling documents no signature). A finished task carries ``final_unit_deduction``:
-``credits`` when a test sets it, else 2 credits per 5 s in std and 3.5 in pro."""
+(or ``script``).
+
+video-extend takes only the id of a video this simulator produced (``task_result.videos[].id`` of a
+succeeded text2video, image2video or video-extend task, not one by kling-v1-5): a task id is code
+1201, an unknown id 1203. Its body is ``video_id``, ``prompt``, ``negative_prompt``, ``cfg_scale``
+and ``callback_url`` (model, mode or duration: 1201, they follow the source); the extension adds
+``extend_seconds``, and its answer shows the whole video and ``task_info.parent_video``.
+
+The task list of a family (``GET /v1/videos/{family}?pageNum=&pageSize=``) answers newest first
+with each task's ``task_info.external_task_id`` and each task's state (a listing is a look at every
+task it shows, as a query is); pageNum must be 1-1000 and pageSize 1-500 (code 1201 otherwise), and
+a task the vendor forgot is not listed. A task it does not know is 404 code 1203. ``latency``
+delays every answer (tests/simulators/latency.py). A create with a ``callback_url`` is called back
+on ``advance()``: Kling POSTs the task object (the CN docs' form, unsigned: Kling documents no
+signature). A finished task carries ``final_unit_deduction``: ``credits`` when a test sets it, else
+2 credits per 5 s in std and 3.5 in pro (an extension: as 5 s in its source's mode)."""
 
 import base64
 import binascii
@@ -23,8 +31,9 @@ import uuid
 from .base import Response, SimTask, Simulator
 from .latency import Latency
 
-T2V, I2V, OMNI, MULTI = "text2video", "image2video", "omni-video", "multi-image2video"
-FAMILIES = (T2V, I2V, OMNI, MULTI)
+T2V, I2V, OMNI, MULTI, EXTEND = "text2video", "image2video", "omni-video", "multi-image2video", "video-extend"
+FAMILIES = (T2V, I2V, OMNI, MULTI, EXTEND)
+EXTEND_FIELDS = {"video_id", "prompt", "negative_prompt", "cfg_scale", "callback_url"}
 FIVE_TEN = ("5", "10")
 UP_TO = {n: tuple(str(s) for s in range(3, n + 1)) for n in (10, 15)}
 # model -> (families, durations, whether it takes ``sound``)
@@ -69,6 +78,7 @@ class KlingSimulator(Latency, Simulator):
         self.api_key = api_key  # Kling's single API key, taken as a plain Bearer token
         self.credits = None  # final_unit_deduction of finished tasks (None: from duration and mode)
         self.base_video_seconds = 8  # the length of a video omni edits ("base"): the output's
+        self.extend_seconds = 4.5  # what video-extend adds ("4-5 s")
         self.failure_message = "Failure to pass the risk control system"
         super().__init__()
 
@@ -120,17 +130,65 @@ class KlingSimulator(Latency, Simulator):
             body = request.json()
         except ValueError:
             return error(1200, "request body is not JSON")
+        if not isinstance(body, dict):
+            return error(1200, "request body is not a JSON object")
+        parent = None
+        if action == EXTEND:
+            parent, denied = self.extendable(body.get("video_id"))
+            if denied:
+                return denied
         problem = self.validate(action, body)
         if problem:
             return error(1201, problem)
         if "moderate me" in body.get("prompt", ""):
             return error(1301, "prompt triggers the content security policy")
         task_id = str(831922345719271433 + int(self.next_id()))
-        self.tasks[task_id] = SimTask(id=task_id, model=body.get("model_name", "kling-v1"), body=body, kind=action)
+        model = parent.model if parent else body.get("model_name", "kling-v1")
+        self.tasks[task_id] = SimTask(id=task_id, model=model, body=body, kind=action)
+        if parent:  # the model and mode are the source's
+            self.tasks[task_id].extra.update(parent=parent, mode=self.mode_of(parent))
         return Response(200, self.envelope(self.task_data(self.tasks[task_id], "submitted")))
+
+    def extendable(self, video_id):
+        """(the task whose video ``video_id`` is, None) or (None, Kling's error): only a video this
+        account made and that still exists, by its video id."""
+        if not isinstance(video_id, str) or not video_id:
+            return None, error(1201, "video_id is required")
+        if video_id in self.tasks:
+            return None, error(1201, f"video_id {video_id} is a task id; give the video id (task_result.videos[].id)")
+        task = self.tasks.get(video_id.removeprefix("video-")) if video_id.startswith("video-") else None
+        if task is None or task.extra.get("status") != "succeed":
+            return None, error(1203, f"video {video_id} not found")
+        if task.kind not in (T2V, I2V, EXTEND):
+            return None, error(1201, f"videos made by {task.kind} cannot be extended")
+        if task.model == "kling-v1-5":
+            return None, error(1201, "videos made by kling-v1-5 cannot be extended")
+        return task, None
+
+    def mode_of(self, task):
+        return task.extra["mode"] if "mode" in task.extra else task.body.get("mode", "std")
+
+    def seconds_of(self, task):
+        """The length of a task's video: an extension's is its parent's and what it added."""
+        if task.kind == EXTEND:
+            return self.seconds_of(task.extra["parent"]) + self.extend_seconds
+        videos = task.body.get("video_list") or [{}]
+        base = videos[0].get("refer_type") == "base"
+        return (float(self.base_video_seconds) if base else float(task.body.get("duration", "5"))) + 0.1
 
     def validate(self, action, body):
         """The first thing wrong with a create body, as Kling's message would say."""
+        if action == EXTEND:
+            unknown = sorted(set(body) - EXTEND_FIELDS - {"external_task_id"})
+            if unknown:
+                return f"video-extend takes no {', '.join(unknown)}: the model and mode are the source video's"
+            for name in ("prompt", "negative_prompt"):
+                if name in body and (not isinstance(body[name], str) or len(body[name]) > 2500):
+                    return f"{name} must be a string of at most 2500 characters"
+            scale = body.get("cfg_scale", 0.5)
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
+                return "cfg_scale must be a number from 0 to 1"
+            return None
         model = body.get("model_name", "kling-video-o1" if action == OMNI else "kling-v1")
         families, durations, sound = MODELS.get(model, ((), (), False))
         if action not in families:
@@ -286,6 +344,11 @@ class KlingSimulator(Latency, Simulator):
 
     # --- bodies -------------------------------------------------------------------------
 
+    def video(self, task):
+        """A task's video as Kling shows it: the whole video (an extension's includes its source)."""
+        seconds = self.seconds_of(task)
+        return {"id": f"video-{task.id}", "url": f"{self.url}/files/{task.id}.mp4", "duration": f"{seconds:g}"}
+
     @staticmethod
     def envelope(data):
         return {"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data}
@@ -300,23 +363,19 @@ class KlingSimulator(Latency, Simulator):
             "created_at": created,
             "updated_at": created + 1000 * task.polls,
         }
+        if task.kind == EXTEND:
+            parent = task.extra["parent"]
+            data["task_info"]["parent_video"] = self.video(parent)
         if status == "succeed":
-            videos = task.body.get("video_list") or [{}]
-            if videos[0].get("refer_type") == "base":
-                seconds = float(self.base_video_seconds)
+            if task.kind == EXTEND:
+                credits = CREDITS_PER_5S[self.mode_of(task)]  # one extension: as a 5 s video
             else:
-                seconds = float(task.body.get("duration", "5"))
-            credits = CREDITS_PER_5S[task.body.get("mode", "std")] * seconds / 5
+                videos = task.body.get("video_list") or [{}]
+                base = videos[0].get("refer_type") == "base"
+                seconds = float(self.base_video_seconds) if base else float(task.body.get("duration", "5"))
+                credits = CREDITS_PER_5S[task.body.get("mode", "std")] * seconds / 5
             data["final_unit_deduction"] = self.credits if self.credits is not None else f"{credits:g}"
-            data["task_result"] = {
-                "videos": [
-                    {
-                        "id": f"video-{task.id}",
-                        "url": f"{self.url}/files/{task.id}.mp4",
-                        "duration": f"{seconds + 0.1:g}",
-                    }
-                ]
-            }
+            data["task_result"] = {"videos": [self.video(task)]}
         elif status == "failed":
             data["task_status_msg"] = self.failure_message
         return data

@@ -116,6 +116,26 @@ def test_gemini_extends_a_video_it_made(gsim):
     assert body(gsim)["instances"][0]["video"] == {"uri": done.result_url}
 
 
+def own(url, state=None):
+    """A clip naming one of the client's own Veo videos, as the gateway hands it to the adaptor."""
+    source = TaskRef("models/x/operations/op1", GA, state or {}, result_url=url or "")
+    return MediaInput(url=url, video_id="video_source000001", source=source)
+
+
+def test_gemini_extends_an_own_video_by_its_result_uri(gsim):
+    ctx = gctx(gsim)
+    _, first = run(gemini, ctx)
+    done = finish(gemini, ctx, first)
+    run(gemini, ctx, first_clip=own(done.result_url), prompt="the fox runs on")
+    assert body(gsim)["instances"][0]["video"] == {"uri": done.result_url}
+    with pytest.raises(RequestInvalid) as refused:  # a video Veo gave no URI for cannot be named
+        run(gemini, ctx, first_clip=own(None))
+    assert (refused.value.param, refused.value.code) == ("first_clip", "invalid_source")
+    with pytest.raises(RequestInvalid) as refused:
+        run(gemini, ctx, first_clip=MediaInput("https://cdn.example.com/fox.mp4"))
+    assert "the id of one of your Veo videos" in refused.value.message
+
+
 def test_gemini_capabilities():
     caps = gemini.capabilities(GA)
     assert caps["resolutions"] == ["720p", "1080p", "4k"] and "extend" in caps["modes"]
@@ -232,6 +252,26 @@ def test_vertex_extends_a_video_in_its_bucket(vsim):
     with pytest.raises(RequestInvalid) as refused:
         run(vertex, ctx, first_clip=MediaInput("https://cdn.example.com/fox.mp4"))
     assert refused.value.param == "first_clip"
+
+
+def test_vertex_extends_an_own_video_by_the_gcs_uri_its_poll_kept(vsim):
+    ctx = vctx(vsim)  # results served from the simulator, not storage.googleapis.com
+    _, first = run(vertex, ctx)
+    done = finish(vertex, ctx, first)
+    assert done.state == {"gcs_uri": "gs://veo-out/gateway/op000001/sample_0.mp4"}
+    run(vertex, ctx, first_clip=own(done.result_url, done.state))
+    assert body(vsim)["instances"][0]["video"] == {"gcsUri": done.state["gcs_uri"], "mimeType": "video/mp4"}
+    # a video finished before the URI was kept: read back from its Cloud Storage URL
+    clip = own("https://storage.googleapis.com/veo-out/gateway/op000001/sample_0.mp4")
+    run(vertex, ctx, first_clip=clip)
+    assert body(vsim)["instances"][0]["video"]["gcsUri"] == "gs://veo-out/gateway/op000001/sample_0.mp4"
+    for clip in (own(done.result_url), own(None)):  # neither kept nor readable
+        with pytest.raises(RequestInvalid) as refused:
+            run(vertex, ctx, first_clip=clip)
+        assert (refused.value.param, refused.value.code) == ("first_clip", "invalid_source")
+    with pytest.raises(RequestInvalid) as refused:
+        run(vertex, ctx, first_clip=MediaInput("https://cdn.example.com/fox.mp4"))
+    assert "the id of one of your Veo videos" in refused.value.message
 
 
 @pytest.mark.parametrize(

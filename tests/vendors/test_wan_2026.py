@@ -152,6 +152,21 @@ CASES = [
         {"duration": 4, "resolution": "720P", "audio_setting": "origin"},
         4 * PRICE,
     ),
+    (  # wan2.7 videoedit: the clip to edit as canonical `video`
+        "openai",
+        {"model": "wan2.7-videoedit", "prompt": "make it snow", "seconds": "6", "video": CLIP},
+        {"prompt": "make it snow", "media": [{"type": "video", "url": CLIP}]},
+        {"duration": 6, "resolution": "1080P"},
+        6 * PRICE * 2,
+    ),
+    (
+        "unified",
+        {"model": "wan2.7-videoedit", "prompt": "make it snow", "duration": 3, "video_url": CLIP, "images": [IMG],
+         "metadata": {"resolution": "720p", "aspect_ratio": "9:16"}},
+        {"prompt": "make it snow", "media": [{"type": "video", "url": CLIP}, {"type": "reference_image", "url": IMG}]},
+        {"duration": 3, "resolution": "720P", "ratio": "9:16"},
+        3 * PRICE,
+    ),
 ]  # fmt: skip
 
 
@@ -297,8 +312,15 @@ REFUSED = [
     ({"model": "wan2.7-r2v", "images": [IMG] * 4, "reference_videos": [CLIP] * 2}, "reference_videos"),
     ({"model": "wan2.7-r2v", "reference_videos": [CLIP], "duration": 12}, "seconds"),
     ({"model": "wan2.7-r2v", "reference_videos": [CLIP], "first_clip": CLIP}, "first_clip"),
-    ({"model": "wan2.7-videoedit"}, "reference_videos"),
-    ({"model": "wan2.7-videoedit", "images": [IMG]}, "reference_videos"),
+    ({"model": "wan2.7-videoedit"}, "video"),
+    ({"model": "wan2.7-videoedit", "images": [IMG]}, "video"),
+    ({"model": "wan2.7-videoedit", "video": CLIP, "reference_videos": [CLIP2]}, "reference_videos"),
+    ({"model": "wan2.7-videoedit", "video": CLIP, "image": IMG}, "image"),
+    ({"model": "wan2.7-videoedit", "video": CLIP, "images": [IMG] * 5}, "reference_images"),
+    ({"model": "wan2.7-videoedit", "video": CLIP, "duration": 11}, "seconds"),
+    ({"model": "wan2.7-t2v", "video": CLIP}, "video"),
+    ({"model": "wan2.7-i2v", "image": IMG, "video": CLIP}, "video"),
+    ({"model": "wan2.6-r2v", "reference_videos": [CLIP], "video": CLIP2}, "video"),
     ({"model": "wan2.7-videoedit", "reference_videos": [CLIP, CLIP2]}, "reference_videos"),
     ({"model": "wan2.7-videoedit", "reference_videos": [CLIP], "images": [IMG] * 5}, "reference_images"),
     ({"model": "wan2.7-videoedit", "reference_videos": [CLIP], "audio_url": SONG}, "audio"),
@@ -343,6 +365,9 @@ def test_capabilities_declare_the_media_each_model_takes():
     assert adaptor.capabilities("wan2.7-t2v")["aspect_ratios"] == ["16:9", "9:16", "1:1", "4:3", "3:4"]
     edit = adaptor.capabilities("wan2.7-videoedit")
     assert edit["inputs"]["reference_videos"] == 1 and edit["inputs"]["reference_images"] == 4
+    assert edit["modes"] == ["edit"] and edit["inputs"]["video"] is True
+    assert edit["inputs"]["excludes"] == [["video", "reference_videos"]]
+    assert adaptor.capabilities("wan2.7-i2v")["inputs"]["video"] is False
     assert adaptor.capabilities("wan2.5-i2v-preview")["inputs"]["audio"] == 1
     assert adaptor.capabilities("wan2.2-i2v-plus")["inputs"]["audio"] == 0
     assert adaptor.capabilities("wan2.7-i2v-2026-04-25") == i2v  # a dated snapshot
@@ -372,6 +397,20 @@ def test_plan_alone_enforces_what_check_inputs_would():
     )
     with pytest.raises(RequestInvalid):
         check_inputs(request, "wan2.6-r2v", adaptor.capabilities("wan2.6-r2v"))
+    both = CanonicalRequest(model="m", video=MediaInput(url=CLIP), reference_videos=[MediaInput(url=CLIP2)])
+    with pytest.raises(RequestInvalid) as info:
+        adaptor.plan(both, "wan2.7-videoedit")
+    assert info.value.param == "reference_videos"
+
+
+def test_an_own_video_without_a_url_at_dashscope_is_refused():
+    """One of the client's videos is given to DashScope by its result URL; without one it cannot be."""
+    source = TaskRef("task-1", "wan2.7-t2v", {"kind": "t2v"})
+    clip = MediaInput(video_id="video_source000001", source=source)
+    for model, fields in (("wan2.7-i2v", {"first_clip": clip}), ("wan2.7-videoedit", {"video": clip})):
+        with pytest.raises(RequestInvalid) as info:
+            adaptor.checked_plan(CanonicalRequest(model=model, prompt="p", **fields), model)
+        assert (info.value.param, info.value.code) == (next(iter(fields)), "invalid_source")
 
 
 # --- regional and workspace base URLs -------------------------------------------------------------

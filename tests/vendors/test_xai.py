@@ -78,14 +78,15 @@ def test_registered_with_its_capabilities():
     assert get("xai") is adaptor and adaptor.default_base_url == "https://api.x.ai"
     assert adaptor.known_models == (V1, V15)
     caps = adaptor.capabilities(V1)
-    assert caps["modes"] == ["text", "image", "reference", "extend"]
+    assert caps["modes"] == ["text", "image", "reference", "extend", "edit"]
     assert caps["durations"] == list(range(1, 16)) and caps["resolutions"] == ["480p", "720p"]
     assert caps["inputs"]["reference_images"] == 7 and caps["inputs"]["first_clip"] is True
+    assert caps["inputs"]["video"] is True and ["video", "image"] in caps["inputs"]["excludes"]
     assert caps["inputs"]["reference_videos"] == 0 and caps["inputs"]["audio"] == 0
     assert caps["inputs"]["generate_audio"] == [True] and caps["audio"] is True
     caps = adaptor.capabilities(V15)
     assert caps["modes"] == ["text", "image", "reference"] and caps["resolutions"] == ["480p", "720p", "1080p"]
-    assert caps["inputs"]["first_clip"] is False
+    assert caps["inputs"]["first_clip"] is False and caps["inputs"]["video"] is False
     # a model the catalogue does not know gets the shared rules (480p/720p, no extension)
     assert adaptor.capabilities("grok-imagine-video-1.5-lite")["resolutions"] == ["480p", "720p"]
 
@@ -150,6 +151,39 @@ def test_extension(sim):
     assert result.status == COMPLETED and result.seconds is None
 
 
+def test_edit(sim):
+    submission, plan = submit(sim, prompt="make it snow", video=MediaInput(url=CLIP))
+    # held as 9 s (the input is at most 8.7 s) at 720p (the output's cap)
+    assert plan == Plan(seconds=9, resolution="720p")
+    call = sent(sim)
+    assert call.path == "/v1/videos/edits" and call.headers["authorization"] == f"Bearer {KEY}"
+    assert call.json() == {"model": V1, "prompt": "make it snow", "video": {"url": CLIP}}  # no duration: kept
+    assert submission.state == {"kind": "edit"}
+    sim.script = ["done"]
+    result = poll(sim, submission)
+    # the edit keeps its input's length (the simulator's input clip: 5 s): captured on it
+    assert result.status == COMPLETED and result.seconds == 5.0
+    assert result.state == {"cost_in_usd_ticks": 5 * 700_000_000, "duration": 5.0}
+
+
+def own(url, seconds=None, video_id="video_source000001"):
+    """A clip naming one of the client's own Grok videos, as the gateway hands it to the adaptor."""
+    state = {"kind": "generation", **({"duration": seconds} if seconds is not None else {})}
+    return MediaInput(url=url, video_id=video_id, source=TaskRef("0000-x", V1, state, result_url=url or ""))
+
+
+def test_an_own_video_is_given_to_xai_by_its_result_url(sim):
+    sim.script = ["done"]
+    submission, _ = submit(sim, prompt="a fox", seconds=6)
+    made = poll(sim, submission)
+    clip = own(made.result_url, made.state["duration"])
+    edit, _ = submit(sim, prompt="make it snow", video=clip)
+    assert sent(sim).json()["video"] == {"url": made.result_url}
+    assert poll(sim, edit).seconds == 6.0  # the edit kept its input's length
+    submit(sim, prompt="and on", first_clip=clip, seconds=3)
+    assert sent(sim).path == "/v1/videos/extensions" and sent(sim).json()["video"] == {"url": made.result_url}
+
+
 def test_metadata_extras_are_merged_and_billed_ones_protected(sim):
     submit(sim, prompt="p", extra={"user": "tenant-7", "duration": 8})
     assert sent(sim).json()["user"] == "tenant-7"
@@ -209,6 +243,23 @@ REFUSALS = [
     (V1, {"first_clip": MediaInput(url=CLIP), "resolution": "480p"}, "resolution"),
     (V1, {"first_clip": MediaInput(url=CLIP), "width": 1280, "height": 720}, "size"),
     (V1, {"first_clip": MediaInput(url=CLIP), "aspect_ratio": "16:9"}, "aspect_ratio"),
+    # an edit: grok-imagine-video only, alone, and it keeps its input's length, resolution and shape
+    (V15, {"video": MediaInput(url=CLIP)}, "video"),
+    (V1, {"video": MediaInput(url=CLIP), "image": ImageInput(url=PICTURE)}, "image"),
+    (V1, {"video": MediaInput(url=CLIP), "reference_images": [ImageInput(url=PICTURE)]}, "reference_images"),
+    (V1, {"video": MediaInput(url=CLIP), "first_clip": MediaInput(url=CLIP)}, "video"),
+    (V1, {"video": MediaInput(url=CLIP), "seconds": 5}, "seconds"),
+    (V1, {"video": MediaInput(url=CLIP), "resolution": "720p"}, "resolution"),
+    (V1, {"video": MediaInput(url=CLIP), "width": 1280, "height": 720}, "size"),
+    (V1, {"video": MediaInput(url=CLIP), "aspect_ratio": "16:9"}, "aspect_ratio"),
+    (V1, {"video": MediaInput(url=CLIP), "prompt": ""}, "prompt"),
+    (V1, {"video": MediaInput(url=CLIP), "extra": {"duration": 9}}, "metadata.duration"),
+    (V1, {"video": MediaInput(url=CLIP), "extra": {"resolution": "720p"}}, "metadata.resolution"),
+    # one of the client's own videos: its URL at xAI is needed, and its length must fit
+    (V1, {"video": own(None)}, "video"),
+    (V1, {"first_clip": own(None)}, "first_clip"),
+    (V1, {"video": own(CLIP, seconds=10.0)}, "video"),
+    (V1, {"first_clip": own(CLIP, seconds=15.5)}, "first_clip"),
 ]
 
 
@@ -230,7 +281,8 @@ def test_statuses(sim):
     assert sim.calls("GET")[-1].path == f"/v1/videos/{submission.vendor_task_id}"
     assert done.status == COMPLETED and done.seconds == 5.0 and done.progress == 100
     assert done.result_url == f"{sim.url}/vidgen/{submission.vendor_task_id}.mp4"
-    assert done.state == {"cost_in_usd_ticks": 5 * 700_000_000}
+    # what xAI billed, and the length (the input limits of a later extension or edit of this video)
+    assert done.state == {"cost_in_usd_ticks": 5 * 700_000_000, "duration": 5.0}
     # the file needs no key, and none is sent to it
     ref = TaskRef(submission.vendor_task_id, V1, submission.state, result_url=done.result_url)
     source = adaptor.content(ctx(sim), ref)
@@ -337,6 +389,16 @@ def test_garbage_and_missing_id(sim):
         adaptor.poll(ctx(sim), TaskRef("0000-x", V1, {}))
 
 
+def test_the_simulator_edits_only_what_it_can_fetch_and_at_most_8_7_s(sim):
+    headers = {"Authorization": f"Bearer {KEY}"}
+    sim.script = ["done"]
+    long, _ = submit(sim, prompt="p", seconds=10)
+    made = poll(sim, long)
+    edit = {"model": V1, "prompt": "p", "video": {"url": made.result_url}}
+    answer = httpx.post(f"{sim.url}/v1/videos/edits", json=edit, headers=headers)
+    assert answer.status_code == 400 and "8.7" in answer.json()["error"]
+
+
 def test_check_and_base_url_with_v1(sim):
     assert "accepted" in adaptor.check(ctx(sim, suffix="/v1/"))
     submit(sim, prompt="p")
@@ -361,6 +423,17 @@ def test_simulator_checks_what_xai_checks(sim):
     for body in cases:
         assert httpx.post(url, json=body, headers=headers).status_code == 400, body
     assert httpx.post(url, json={"model": "grok-x", "prompt": "p"}, headers=headers).status_code == 404
+    edits = f"{sim.url}/v1/videos/edits"
+    for body in (
+        {"model": V15, "prompt": "p", "video": {"url": CLIP}},  # 1.5 does not edit
+        {"model": V1, "video": {"url": CLIP}},  # no prompt
+        {"model": V1, "prompt": "p", "video": CLIP},  # not the object form
+        {"model": V1, "prompt": "p", "video": {"url": f"{sim.url}/vidgen/0000-99999999.mp4"}},  # not a video
+    ):
+        assert httpx.post(edits, json=body, headers=headers).status_code == 400, body
+    unknown = {"model": V1, "prompt": "p", "video": {"url": CLIP}, "duration": 5}
+    assert httpx.post(edits, json=unknown, headers=headers).status_code == 422
+    assert httpx.post(edits, json={"model": V1, "prompt": "p", "video": {"url": CLIP}}).status_code == 401
     extension = f"{sim.url}/v1/videos/extensions"
     assert httpx.post(extension, json={"model": V15, "video": {"url": CLIP}}, headers=headers).status_code == 400
     assert (
@@ -443,6 +516,26 @@ def test_both_dialects_bill_exactly(api, tenant, grok):
 
 
 @pytest.mark.django_db
+def test_edits_by_url_through_both_dialects_bill_what_xai_made(api, tenant, grok):
+    """Held as 9 s at 720p (the input is at most 8.7 s), captured on the length xAI reports (5 s here)."""
+    for create, body, key in ((openai_create, {"video": CLIP}, "id"), (unified_create, {"video_url": CLIP}, "task_id")):
+        before = tenant.balance
+        response = create(api, prompt="make it snow", **body)
+        assert response.status_code in (200, 201), response.content
+        task = VideoTask.objects.get(public_id=response.json()[key])
+        assert (task.mode, task.seconds, task.resolution) == ("edit", 9, "720p")
+        assert task.amount_held == 9 * 70_000
+        call = grok.simulator.calls("POST")[-1]
+        assert call.path == "/v1/videos/edits"
+        assert call.json() == {"model": V1, "prompt": "make it snow", "video": {"url": CLIP}}
+        task = drive(task, times=12)
+        assert task.status == "completed", (task.error_code, task.error_message)
+        assert task.seconds_produced == 5.0 and task.amount_charged == 5 * 70_000
+        tenant.refresh_from_db()
+        assert tenant.balance == before - 5 * 70_000 and ledger_sum(tenant) == tenant.balance
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("script", "code"),
     [(["failed"], "vendor_failed"), (["moderated"], "content_moderation"), (["expired"], "vendor_failed")],
@@ -508,6 +601,12 @@ def test_submit_errors_move_no_money(api, tenant, grok, status, body, answer, di
         (V15, {"first_clip": CLIP}, "first_clip"),
         (V15, {"size": "1920x1080", "input_reference": PICTURE}, "size"),
         (V1, {"metadata": {"seed": 3}}, "seed"),
+        (V15, {"video": CLIP}, "video"),
+        (V1, {"video": CLIP, "input_reference": PICTURE}, "image"),
+        (V1, {"video": CLIP, "reference_images": [PICTURE]}, "reference_images"),
+        (V1, {"video": CLIP, "first_clip": CLIP}, "video"),
+        (V1, {"video": CLIP, "seconds": "5"}, "seconds"),
+        (V1, {"video": CLIP, "size": "1280x720"}, "size"),
     ],
 )
 def test_capability_refusals_before_any_money_moves(api, tenant, grok, model, fields, param):

@@ -58,9 +58,9 @@ MEDIA_TYPES = {
     "driving_audio": "audio",
     "reference_image": "reference_images",
     "reference_video": "reference_videos",
-    "video": "reference_videos",
+    "video": "video",  # the video to edit (wan2.7-videoedit)
 }
-SINGLE_MEDIA = ("image", "last_frame", "first_clip")
+SINGLE_MEDIA = ("image", "last_frame", "first_clip", "video")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".flv", ".m4v")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 CODES = {

@@ -55,6 +55,8 @@ LIFTED = {
     "audio_urls": "audio",
     "driving_audio": "audio",
     "first_clip": "first_clip",
+    "video": "video",  # the video to edit
+    "video_url": "video",
     "generate_audio": "generate_audio",
 }
 # Jimeng's image lists (new-api clients repeat the request's images in them): the first and last frame.
@@ -235,6 +237,18 @@ def _clips(value, kind, param):
     return [MediaInput.parse(item, kind, f"{param}[{index}]") for index, item in enumerate(values)]
 
 
+def _one_clip(value, param):
+    """The one video a field names: a URL, an object with ``url`` (and ``tag``), or one of the client's
+    own videos by id (``video_...`` or ``{"video_id": ...}``)."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, list):
+        if len(value) > 1:
+            raise RequestInvalid(f"'{param}' is one video", param)
+        value = value[0]
+    return MediaInput.parse(value, VIDEO, param, own_videos=True)
+
+
 def _seconds(value):
     """A duration in whole seconds; ``"auto"`` (or -1) lets a model that can choose the length choose it
     (AUTO_SECONDS: held at the model's longest, billed on what it produced; other models refuse it)."""
@@ -269,6 +283,7 @@ def media_fields(data):
         "reference_videos": data.get("reference_videos") or data.get("reference_video_urls"),
         "audio": data.get("audio_url") or data.get("audio_urls") or data.get("driving_audio") or audio,
         "first_clip": data.get("first_clip"),
+        "video": data.get("video") or data.get("video_url"),
         "generate_audio": generate_audio,
     }
 
@@ -276,7 +291,8 @@ def media_fields(data):
 def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):
     """``fields`` uses canonical names: seconds, size, width, height, resolution, aspect_ratio,
     negative_prompt, seed, fps, image, last_frame, reference_images, reference_videos, audio,
-    first_clip, generate_audio."""
+    first_clip, video, generate_audio. ``first_clip`` and ``video`` may name one of the client's own
+    videos by its id (video_...), which the gateway resolves (videos.services)."""
     check_prompt(as_text(prompt, "prompt"))
     for name, value in fields.items():
         if not isinstance(value, ImageInput):
@@ -306,9 +322,8 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
         raise RequestInvalid("'reference_images' must be a list of images", "reference_images")
     if len(references) > MAX_REFERENCE_IMAGES:
         raise RequestInvalid(f"'reference_images' may list at most {MAX_REFERENCE_IMAGES} images", "reference_images")
-    first_clip = _clips(merged.get("first_clip"), VIDEO, "first_clip")
-    if len(first_clip) > 1:
-        raise RequestInvalid("'first_clip' is one video", "first_clip")
+    first_clip = _one_clip(merged.get("first_clip"), "first_clip")
+    video = _one_clip(merged.get("video"), "video")
     seed = as_int(merged.get("seed"), "seed", -1, 2**32)
     image, last_frame = _with_frame_lists(
         _image(merged.get("image"), "image"), _image(merged.get("last_frame"), "last_frame"), frame_lists
@@ -326,7 +341,8 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
         reference_images=[_image(ref, "reference_images") for ref in references],
         reference_videos=_clips(merged.get("reference_videos"), VIDEO, "reference_videos"),
         audio=_clips(merged.get("audio"), AUDIO, "audio"),
-        first_clip=first_clip[0] if first_clip else None,
+        first_clip=first_clip,
+        video=video,
         generate_audio=as_bool(merged.get("generate_audio"), "generate_audio"),
         negative_prompt=check_prompt(as_text(merged.get("negative_prompt"), "negative_prompt"), "negative_prompt")
         or None,

@@ -75,6 +75,14 @@ CLIP = {
     ]
 }
 CLIPS = {"oneOf": [CLIP, {"type": "array", "items": CLIP}]}
+# A video the vendor works on: a URL, or one of the caller's own completed videos by id.
+OWN_CLIP = {
+    "oneOf": [
+        *CLIP["oneOf"],
+        {"type": "string", "pattern": "^video_", "description": "One of your completed videos, by its id."},
+        {"type": "object", "properties": {"video_id": {"type": "string"}}, "required": ["video_id"]},
+    ]
+}
 # The media vocabulary (channels/canonical.py), in the dialects that can express it. A model that
 # cannot take an input refuses it with a 400 naming the field, before anything is held.
 MEDIA_PROPERTIES = {
@@ -85,7 +93,8 @@ MEDIA_PROPERTIES = {
         "description": "Clips whose look, motion or subject to follow.",
     },
     "audio_url": {**CLIPS, "description": "Driving or reference audio clip(s)."},
-    "first_clip": {**CLIP, "description": "A video to continue (extension)."},
+    "first_clip": {**OWN_CLIP, "description": "A video to continue (extension): a URL or one of your videos."},
+    "video": {**OWN_CLIP, "description": "A video to edit as the prompt says: a URL or one of your videos."},
     "generate_audio": {
         "type": "boolean",
         "description": "Whether the video has generated sound; unset: the model's default.",
@@ -260,7 +269,10 @@ COMPONENTS = {
     # --- Kling native
     "KlingCreate": obj(
         {
-            "model_name": text(description="Default kling-v1."),
+            "model_name": text(
+                description="Default kling-v1 (omni-video: kling-video-o1; multi-image2video: kling-v1-6; "
+                "video-extend: the video's own)."
+            ),
             "model": text(description="new-api's alias of model_name."),
             "prompt": text(),
             "negative_prompt": text(),
@@ -271,6 +283,18 @@ COMPONENTS = {
             "aspect_ratio": text(),
             "cfg_scale": NUMBER,
             "camera_control": ANY_OBJECT,
+            "image_list": {
+                "type": "array",
+                "items": ANY_OBJECT,
+                "description": "omni-video: [{image_url, type: first_frame|end_frame}] (untyped: references); "
+                "multi-image2video: [{image}].",
+            },
+            "video_list": {
+                "type": "array",
+                "items": ANY_OBJECT,
+                "description": "omni-video: [{video_url, refer_type: base|feature, keep_original_sound}].",
+            },
+            "video_id": text(description="video-extend: one of your videos (a task_result.videos[].id)."),
             "external_task_id": text(),
             "n": {"const": 1},
             "metadata": ANY_OBJECT,

@@ -18,10 +18,14 @@ urlpatterns = [
     path("v1/video/generations/<str:task_id>", unified.Generation.as_view()),
     path("v1/models", catalog.ModelList.as_view()),
     path("callbacks/<str:task_id>/<str:token>", callbacks.vendor_callback, name="vendor-callback"),
-    path("kling/v1/videos/text2video", native_kling.Videos.as_view(action="text2video")),
-    path("kling/v1/videos/image2video", native_kling.Videos.as_view(action="image2video")),
-    path("kling/v1/videos/text2video/<str:task_id>", native_kling.Video.as_view(action="text2video")),
-    path("kling/v1/videos/image2video/<str:task_id>", native_kling.Video.as_view(action="image2video")),
+    *(
+        path(f"kling/v1/videos/{family}", native_kling.Videos.as_view(action=family))
+        for family in native_kling.FAMILIES
+    ),
+    *(
+        path(f"kling/v1/videos/{family}/<str:task_id>", native_kling.Video.as_view(action=family))
+        for family in native_kling.FAMILIES
+    ),
     # DashScope: "api/v1/" is what the dashscope SDK calls; "alibailian/api/v1/" is new-api-style gateways' prefix.
     path("api/v1/services/aigc/video-generation/video-synthesis", native_dashscope.Synthesis.as_view()),
     path("api/v1/services/aigc/image2video/video-synthesis", native_dashscope.Synthesis.as_view()),
