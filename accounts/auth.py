@@ -1,4 +1,12 @@
-"""DRF authentication with tenant ``sk-`` keys (``Authorization: Bearer sk-...``)."""
+"""DRF authentication with tenant ``sk-`` keys (``Authorization: Bearer sk-...``).
+
+A suspended tenant (``Tenant.is_active`` False, set on the operator's tenant page) is refused
+on every API call with 403 ``tenant_suspended``, in each dialect's error shape: creates, and
+reads of its existing tasks and their content too. One rule for every route, the native ones
+that read with POST included (Jimeng's GetResult), and nothing is held or charged. Its members
+still see the tasks and download the videos on the dashboard, which stays read-only; content
+links already handed out (signed, short-lived) work until they expire.
+"""
 
 import ipaddress
 
@@ -57,7 +65,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key.is_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.", code="key_expired")
         if not api_key.tenant.is_active:
-            raise exceptions.AuthenticationFailed("This account is disabled.", code="account_disabled")
+            # The key is right, so not a 401: the account may not use the API for now.
+            raise exceptions.PermissionDenied(
+                "This account is suspended; contact the operator of this gateway.", code="tenant_suspended"
+            )
         ip = client_ip(request)
         if not api_key.allows_ip(ip):
             raise exceptions.PermissionDenied(f"This key may not be used from {ip}.", code="ip_not_allowed")

@@ -2,7 +2,8 @@
 
 Pages need a session (API keys do not open them). A tenant page resolves the member's
 current tenant (chosen with the switcher, else their first); staff pages answer 404 to
-everyone else, so their existence is not advertised.
+everyone else, so their existence is not advertised. A suspended tenant's pages stay readable
+(templates/accounts/_notices.html says it is suspended); its writer pages answer 403.
 """
 
 import re
@@ -14,8 +15,10 @@ from functools import wraps
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from . import throttle
 from .auth import client_ip
@@ -26,9 +29,8 @@ PAGE_SIZE = 50
 
 
 def memberships(user):
-    return (
-        Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant").order_by("tenant__name")
-    )
+    """The user's memberships, suspended tenants included (their pages are read-only)."""
+    return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
 
 
 def current_membership(request):
@@ -48,7 +50,7 @@ def tenant_view(view):
     def wrapper(request, *args, **kwargs):
         membership, available = current_membership(request)
         if membership is None:
-            raise Http404("You are not a member of any account.")
+            raise Http404(_("You are not a member of any account."))
         request.membership = membership
         request.tenant = membership.tenant
         request.memberships = available
@@ -58,12 +60,16 @@ def tenant_view(view):
 
 
 def writer_required(view):
-    """For tenant pages that change things: read-only members get 404 on POST targets."""
+    """For tenant pages that change things: read-only members get 404 on POST targets; everyone
+    gets 403 while the tenant is suspended."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
+        # First: Membership.can_write is also False while the tenant is suspended.
+        if not request.tenant.is_active:
+            raise PermissionDenied(_("This account is suspended; pages are read-only."))
         if not request.membership.can_write:
-            raise Http404("Read-only members cannot change this.")
+            raise Http404(_("Read-only members cannot change this."))
         return view(request, *args, **kwargs)
 
     return tenant_view(wrapper)
@@ -176,7 +182,7 @@ class ThrottledLoginForm(AuthenticationForm):
         username = throttle.normalise_username(self.data.get("username"))
         ip = (client_ip(self.request) or None) if self.request else None
         if throttle.is_throttled(username, ip):
-            raise forms.ValidationError(throttle.MESSAGE, code="throttled")
+            raise forms.ValidationError(_(throttle.MESSAGE), code="throttled")
         try:
             cleaned = super().clean()
         except forms.ValidationError:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import WEBHOOK_EVENT_TYPES, WebhookEndpoint
 from .signals import check_webhook_url, collect_model_names
@@ -23,32 +24,34 @@ def known_models():
 
 
 class KeyForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="So you can tell your keys apart, e.g. “production”.")
+    name = forms.CharField(
+        max_length=100, label=_("Name"), help_text=_("So you can tell your keys apart, e.g. “production”.")
+    )
     expires_at = forms.DateTimeField(
         required=False,
-        label="Expires",
+        label=_("Expires"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Optional, in UTC. After this moment the key stops working.",
+        help_text=_("Optional, in UTC. After this moment the key stops working."),
     )
     allowed_models = forms.MultipleChoiceField(
         required=False,
-        label="Models",
+        label=_("Models"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Tick none to allow every model.",
+        help_text=_("Tick none to allow every model."),
     )
     allowed_ips = forms.CharField(
         required=False,
-        label="IP allowlist",
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "203.0.113.7\n198.51.100.0/24"}),
-        help_text="Addresses or CIDR ranges, one per line. Empty: any address.",
+        label=_("IP allowlist"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Addresses or CIDR ranges, one per line, e.g. 203.0.113.7 or 198.51.100.0/24. Empty: any address."),
     )
     spend_limit = forms.DecimalField(
         required=False,
-        label="Spending cap (USD)",
+        label=_("Spending cap (USD)"),
         min_value=Decimal(0),
         max_digits=14,
         decimal_places=6,
-        help_text="Optional. The key is refused once what it holds and spends would pass this.",
+        help_text=_("Optional. The key is refused once what it holds and spends would pass this."),
     )
 
     def __init__(self, *args, api_key=None, **kwargs):
@@ -73,14 +76,14 @@ class KeyForm(forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:
-            raise forms.ValidationError("Give the key a name.")
+            raise forms.ValidationError(_("Give the key a name."))
         return name
 
     def clean_expires_at(self):
         value = self.cleaned_data["expires_at"]
         changed = self.api_key is None or value != self.api_key.expires_at
         if value is not None and changed and value <= timezone.now() + timedelta(minutes=1):
-            raise forms.ValidationError("The expiry must be in the future.")
+            raise forms.ValidationError(_("The expiry must be in the future."))
         return value
 
     def clean_allowed_ips(self):
@@ -93,9 +96,10 @@ class KeyForm(forms.Form):
                 try:
                     suggestion = ipaddress.ip_network(entry, strict=False)
                 except ValueError:
-                    problems.append(f"“{entry}” is not an IP address or CIDR range.")
+                    problems.append(_("“%(entry)s” is not an IP address or CIDR range.") % {"entry": entry})
                 else:
-                    problems.append(f"“{entry}” has host bits set; did you mean {suggestion}?")
+                    problem = _("“%(entry)s” has host bits set; did you mean %(suggestion)s?")
+                    problems.append(problem % {"entry": entry, "suggestion": suggestion})
                 continue
             text = str(network.network_address) if network.num_addresses == 1 and "/" not in entry else str(network)
             if text not in networks:
@@ -116,20 +120,26 @@ class KeyForm(forms.Form):
 class WebhookEndpointForm(forms.Form):
     url = forms.URLField(
         max_length=2000,
-        label="URL",
+        label=_("URL"),
         assume_scheme="https",
-        widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/video"}),
-        help_text="Where the gateway POSTs signed events. It must be reachable from the internet.",
+        help_text=_(
+            "Where the gateway POSTs signed events, e.g. https://example.com/webhooks/video. "
+            "It must be reachable from the internet."
+        ),
     )
-    description = forms.CharField(max_length=200, required=False, help_text="Optional, for you.")
+    description = forms.CharField(
+        max_length=200, required=False, label=_("Description"), help_text=_("Optional, for you.")
+    )
     events = forms.MultipleChoiceField(
         required=False,
-        label="Events",
+        label=_("Events"),
         widget=forms.CheckboxSelectMultiple,
         choices=[(name, name) for name in WEBHOOK_EVENT_TYPES],
-        help_text="Tick none to receive every event.",
+        help_text=_("Tick none to receive every event."),
     )
-    enabled = forms.BooleanField(required=False, initial=True, help_text="Untick to pause deliveries.")
+    enabled = forms.BooleanField(
+        required=False, initial=True, label=_("Enabled"), help_text=_("Untick to pause deliveries.")
+    )
 
     def __init__(self, *args, tenant, endpoint=None, **kwargs):
         if endpoint is not None:
@@ -158,7 +168,7 @@ class WebhookEndpointForm(forms.Form):
         if self.endpoint is not None:
             others = others.exclude(pk=self.endpoint.pk)
         if others.exists():
-            raise forms.ValidationError("This account already has an endpoint with this URL.")
+            raise forms.ValidationError(_("This account already has an endpoint with this URL."))
         return url
 
     def clean_events(self):

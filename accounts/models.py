@@ -6,6 +6,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 PUBLIC_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -19,13 +21,13 @@ class RateLimited(models.Model):
     On a tenant they bind all its keys together; on a key, that key alone."""
 
     rpm_limit = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Creates per minute; blank: unlimited."
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text=_("Creates per minute; blank: unlimited.")
     )
     max_in_flight = models.PositiveIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="Tasks queued or in progress at once; blank: unlimited.",
+        help_text=_("Tasks queued or in progress at once; blank: unlimited."),
     )
 
     class Meta:
@@ -33,7 +35,10 @@ class RateLimited(models.Model):
 
 
 class Tenant(RateLimited):
-    """A customer account. ``balance`` always equals the sum of its ledger entries."""
+    """A customer account. ``balance`` always equals the sum of its ledger entries.
+
+    ``is_active`` False: suspended by the operator. Its keys are refused (accounts/auth.py) and
+    its members' pages are read-only (Membership.can_write, accounts.dashboard.writer_required)."""
 
     name = models.SlugField(max_length=64, unique=True)
     display_name = models.CharField(max_length=200, blank=True)
@@ -53,9 +58,9 @@ class Tenant(RateLimited):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
-        READ_ONLY = "read_only", "Read-only"
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
+        READ_ONLY = "read_only", _("Read-only")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -70,7 +75,8 @@ class Membership(models.Model):
 
     @property
     def can_write(self):
-        return self.role != self.Role.READ_ONLY
+        """Whether this member may change things now: not read-only, and the tenant not suspended."""
+        return self.role != self.Role.READ_ONLY and self.tenant.is_active
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -153,11 +159,11 @@ class LedgerEntry(models.Model):
     """Append-only record of every balance movement. Rows are never updated or deleted."""
 
     class Kind(models.TextChoices):
-        TOPUP = "topup", "Top-up"
-        ADJUSTMENT = "adjustment", "Adjustment"
-        HOLD = "hold", "Hold"
-        CAPTURE = "capture", "Capture"
-        RELEASE = "release", "Release"
+        TOPUP = "topup", _("Top-up")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        HOLD = "hold", _("Hold")
+        CAPTURE = "capture", _("Capture")
+        RELEASE = "release", _("Release")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -293,7 +299,7 @@ class WebhookEndpoint(models.Model):
 
     @property
     def event_labels(self):
-        return ", ".join(self.events) if self.events else "all events"
+        return ", ".join(self.events) if self.events else gettext("all events")
 
     @property
     def previous_secret_active(self):

@@ -5,7 +5,8 @@ reads it (stripped, NFKC: ``" victim"``, ``"victim "`` and ``"ｖictim"`` are on
 kept, as the default user model's lookup is case-sensitive), plus a higher cap per address.
 So a guesser locks out their own address, not the account: its owner signs in from elsewhere.
 The address is accounts.auth.client_ip (honours GATEWAY_TRUST_X_FORWARDED_FOR). A successful
-sign-in clears its pair; staff clear any lock on the "Sign-in locks" page (audited).
+sign-in clears its pair; staff clear any lock on the "Sign-in locks" page (audited). The failure that
+starts a lock leaves one audit entry (``login.locked``); the tries refused while it holds leave none.
 """
 
 from datetime import timedelta
@@ -13,13 +14,15 @@ from datetime import timedelta
 from django.contrib.auth.forms import UsernameField
 from django.db.models import Count, Max
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from .models import FailedLogin
+from .models import AuditEntry, FailedLogin
 
 WINDOW = timedelta(minutes=15)
 PAIR_LIMIT = 5  # failures per username from one address
 ADDRESS_LIMIT = 20  # failures from one address, whatever the usernames
-MESSAGE = (
+# Marked for translation; ThrottledLoginForm shows it in the reader's language.
+MESSAGE = gettext_noop(
     "Too many failed sign-in attempts from your address. Wait 15 minutes and try again, "
     "or ask an operator to clear the lock."
 )
@@ -49,7 +52,21 @@ def is_throttled(username, ip):
 
 
 def record_failure(username, ip):
+    """Count a failure; the one that brings a pair or an address to its limit starts a lock, and
+    leaves one audit entry (tries refused while it holds are not counted, so they add none)."""
     FailedLogin.objects.create(username=username, ip=ip or None)
+    recent = _recent()
+    if recent.filter(**_pair(username, ip)).count() == PAIR_LIMIT:
+        target = f"{username} from {ip or 'an unknown address'}"
+        AuditEntry.objects.create(
+            action="login.locked", target=target[:200], detail={"username": username, "ip": ip, "failures": PAIR_LIMIT}
+        )
+    if ip and recent.filter(ip=ip).count() == ADDRESS_LIMIT:
+        AuditEntry.objects.create(
+            action="login.locked",
+            target=f"address {ip}",
+            detail={"username": None, "ip": ip, "failures": ADDRESS_LIMIT},
+        )
 
 
 def clear_pair(username, ip):

@@ -7,6 +7,8 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.forms import UsdField
 
@@ -14,10 +16,23 @@ from .models import Channel, Price
 
 # Words that read better in capitals when a credential field name becomes a label.
 _LABEL_WORDS = {"api": "API", "id": "ID", "ak": "AK", "sk": "SK"}
-NO_MODELS = "Name at least one model this channel serves."
+NO_MODELS = gettext_lazy("Name at least one model this channel serves.")
+
+
+# The credential parts the adaptors ask for (Adaptor.credential_fields), as labels.
+CREDENTIAL_LABELS = {
+    "api_key": gettext_lazy("API key"),
+    "access_key": gettext_lazy("Access key"),
+    "secret_key": gettext_lazy("Secret key"),
+    "access_key_id": gettext_lazy("Access key ID"),
+    "secret_access_key": gettext_lazy("Secret access key"),
+    "access_token": gettext_lazy("Access token"),
+}
 
 
 def credential_label(name):
+    if name in CREDENTIAL_LABELS:
+        return CREDENTIAL_LABELS[name]
     words = [_LABEL_WORDS.get(word, word) for word in name.split("_")]
     text = " ".join(words)
     return text[0].upper() + text[1:]
@@ -31,10 +46,16 @@ def parse_model_list(text):
         if not name:
             continue
         if any(ch.isspace() for ch in name):
-            raise forms.ValidationError(f"'{name}' is not a model name: names have no spaces.")
+            raise forms.ValidationError(_("'%(name)s' is not a model name: names have no spaces.") % {"name": name})
         if name not in names:
             names.append(name)
     return names
+
+
+def _invalid_json(exc):
+    return forms.ValidationError(
+        _("This is not valid JSON: %(error)s (line %(line)s).") % {"error": exc.msg, "line": exc.lineno}
+    )
 
 
 def parse_pairs(text, what):
@@ -49,11 +70,11 @@ def parse_pairs(text, what):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+            raise _invalid_json(exc) from None
         if not isinstance(data, dict):
-            raise forms.ValidationError("The JSON must be an object.")
+            raise forms.ValidationError(_("The JSON must be an object."))
         pairs = list(data.items())
-        where = {key: f"entry '{key}'" for key, _ in pairs}
+        where = {key: _("entry '%(key)s'") % {"key": key} for key, _value in pairs}
     else:
         pairs, where = [], {}
         for number, raw in enumerate(text.splitlines(), start=1):
@@ -61,53 +82,74 @@ def parse_pairs(text, what):
             if not line:
                 continue
             if line.count("=") != 1:
-                raise forms.ValidationError(f"Line {number}: write '{what[0]} = {what[1]}' (one '=').")
+                raise forms.ValidationError(
+                    _("Line %(number)s: write '%(key)s = %(value)s' (one '=').")
+                    % {"number": number, "key": what[0], "value": what[1]}
+                )
             key, value = (side.strip() for side in line.split("="))
             if key in where:
-                raise forms.ValidationError(f"Line {number}: '{key}' appears twice.")
+                raise forms.ValidationError(
+                    _("Line %(number)s: '%(key)s' appears twice.") % {"number": number, "key": key}
+                )
             pairs.append((key, value))
-            where[key] = f"line {number}"
+            where[key] = _("line %(number)s") % {"number": number}
     result = {}
     for key, value in pairs:
         value = value if isinstance(value, str) else json.dumps(value)
         for side, label in ((key, what[0]), (value, what[1])):
             if not side or any(ch.isspace() for ch in side):
-                raise forms.ValidationError(f"{where[key].capitalize()}: the {label} is missing or has spaces.")
+                raise forms.ValidationError(
+                    _("%(where)s: the %(side)s is missing or has spaces.")
+                    % {"where": where[key].capitalize(), "side": label}
+                )
         result[key] = value
     return result
 
 
 class ChannelForm(forms.Form):
-    """A channel of one vendor. The vendor's credential parts are write-only inputs.
+    """A channel of one vendor. The vendor's credential parts are write-only inputs: a saved
+    secret is never rendered, but what the operator typed is kept across a validation error.
 
     Editing: leaving every credential input empty keeps the saved secret; entering any
     of them replaces it, which needs every part.
     """
 
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
     base_url = forms.URLField(
         max_length=500,
         required=False,
         assume_scheme="https",
-        label="Base URL",
-        help_text="Blank: the vendor's default.",
+        label=gettext_lazy("Base URL"),
+        help_text=gettext_lazy("Blank: the vendor's default."),
     )
     served_models = forms.CharField(
+        label=gettext_lazy("Served models"),
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": NO_MODELS},
-        help_text="The model names clients may request; one per line or comma-separated.",
+        help_text=gettext_lazy("The model names clients may request; one per line or comma-separated."),
     )
     model_mapping = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "my-model = vendor-model-name"}),
+        label=gettext_lazy("Model mapping"),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": gettext_lazy("e.g. my-model = vendor-model-name")}),
         required=False,
-        help_text="Optional: one 'requested = upstream' per line (or a JSON object) when the vendor's name differs.",
+        help_text=gettext_lazy(
+            "Optional: one 'requested = upstream' per line (or a JSON object) when the vendor's name differs."
+        ),
     )
-    priority = forms.IntegerField(initial=0, help_text="Higher is tried first.")
-    weight = forms.IntegerField(initial=1, min_value=0, help_text="Share of traffic among channels of one priority.")
+    priority = forms.IntegerField(
+        label=gettext_lazy("Priority"), initial=0, help_text=gettext_lazy("Higher is tried first.")
+    )
+    weight = forms.IntegerField(
+        label=gettext_lazy("Weight"),
+        initial=1,
+        min_value=0,
+        help_text=gettext_lazy("Share of traffic among channels of one priority."),
+    )
     options = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "{}"}),
+        label=gettext_lazy("Options"),
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": gettext_lazy('e.g. {"delay": 5}')}),
         required=False,
-        help_text="Vendor-specific options as a JSON object; blank for none.",
+        help_text=gettext_lazy("Vendor-specific options as a JSON object; blank for none."),
     )
 
     def __init__(self, *args, adaptor, channel=None, **kwargs):
@@ -129,18 +171,22 @@ class ChannelForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["base_url"].widget.attrs["placeholder"] = adaptor.default_base_url
         if adaptor.known_base_urls:  # regional and workspace endpoints the vendor offers
-            self.fields["base_url"].help_text = "Blank: the vendor's default. Also: " + "; ".join(
-                adaptor.known_base_urls
-            )
+            self.fields["base_url"].help_text = _("Blank: the vendor's default. Also: %(urls)s") % {
+                "urls": "; ".join(adaptor.known_base_urls)
+            }
         if adaptor.known_models:
-            self.fields["served_models"].widget.attrs["placeholder"] = "\n".join(adaptor.known_models[:3])
+            # An example, never a value: the placeholder says so ("e.g. kling-v2-6, kling-v2-1").
+            examples = ", ".join(adaptor.known_models[:2])
+            self.fields["served_models"].widget.attrs["placeholder"] = _("e.g. %(models)s") % {"models": examples}
         self.secret_saved = bool(channel and channel.has_credentials)
         for field_name in adaptor.credential_fields:
             self.fields[f"credential_{field_name}"] = forms.CharField(
                 label=credential_label(field_name),
                 required=False,
                 strip=True,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                # render_value: a bound form (a POST with an error elsewhere) shows back what the operator
+                # typed in this request; an unbound one has no value to show (the saved secret is never read).
+                widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "new-password"}),
             )
 
     @property
@@ -153,7 +199,7 @@ class ChannelForm(forms.Form):
         if self.channel is not None:
             taken = taken.exclude(pk=self.channel.pk)
         if taken.exists():
-            raise forms.ValidationError("Another channel already has this name.")
+            raise forms.ValidationError(_("Another channel already has this name."))
         return name
 
     def clean_served_models(self):
@@ -163,7 +209,7 @@ class ChannelForm(forms.Form):
         return models
 
     def clean_model_mapping(self):
-        return parse_pairs(self.cleaned_data["model_mapping"], ("requested model", "upstream model"))
+        return parse_pairs(self.cleaned_data["model_mapping"], (_("requested model"), _("upstream model")))
 
     def clean_options(self):
         text = self.cleaned_data["options"].strip()
@@ -172,9 +218,9 @@ class ChannelForm(forms.Form):
         try:
             options = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+            raise _invalid_json(exc) from None
         if not isinstance(options, dict):
-            raise forms.ValidationError('Options must be a JSON object, like {"delay": 5}.')
+            raise forms.ValidationError(_('Options must be a JSON object, like {"delay": 5}.'))
         return options
 
     def clean(self):
@@ -185,13 +231,15 @@ class ChannelForm(forms.Form):
             if unserved:
                 self.add_error(
                     "model_mapping",
-                    f"Mapped but not served: {', '.join(unserved)}. Add them to the served models or drop the lines.",
+                    _("Mapped but not served: %(models)s. Add them to the served models or drop the lines.")
+                    % {"models": ", ".join(unserved)},
                 )
         cleaned["credentials"] = self._credentials()
         return cleaned
 
     def _credentials(self):
-        """The new credential string, or None to keep the saved one (never echoed in errors)."""
+        """The new credential string, or None to keep the saved one. An error is shown under the
+        credential input it is about (never echoing a secret), so it is seen on the first submit."""
         names = self.adaptor.credential_fields
         if not names:
             return "" if self.channel is None else None
@@ -199,17 +247,21 @@ class ChannelForm(forms.Form):
         if not any(parts) and self.secret_saved:
             return None
         if not all(parts):
-            missing = ", ".join(credential_label(n) for n, part in zip(names, parts, strict=True) if not part)
-            verb = "To replace the saved credentials, enter every part" if self.secret_saved else "Enter every part"
-            self.add_error(None, f"{verb}; missing: {missing}.")
+            missing = [name for name, part in zip(names, parts, strict=True) if not part]
+            labels = ", ".join(str(credential_label(name)) for name in missing)
+            if self.secret_saved:
+                message = _("To replace the saved credentials, enter every part; missing: %(parts)s.")
+            else:
+                message = _("Enter every part; missing: %(parts)s.")
+            self.add_error(f"credential_{missing[0]}", message % {"parts": labels})
             return None
         if any("|" in part for part in parts):
-            self.add_error(None, "A credential part cannot contain '|'.")
+            self.add_error(f"credential_{names[0]}", _("A credential part cannot contain '|'."))
             return None
         try:
             return self.adaptor.parse_credentials("|".join(parts))
         except ValueError as exc:
-            self.add_error(None, str(exc))
+            self.add_error(f"credential_{names[0]}", str(exc))
             return None
 
     def apply_to(self, channel):
@@ -225,34 +277,43 @@ class ChannelForm(forms.Form):
 
 
 class PriceForm(forms.ModelForm):
-    per_second = UsdField(label="Per second (USD)", initial=0, help_text="Charged for every second of video.")
-    per_video = UsdField(label="Per video (USD)", initial=0, help_text="A flat charge per video.")
+    per_second = UsdField(
+        label=gettext_lazy("Per second (USD)"),
+        initial=0,
+        help_text=gettext_lazy("Charged for every second of video."),
+    )
+    per_video = UsdField(
+        label=gettext_lazy("Per video (USD)"), initial=0, help_text=gettext_lazy("A flat charge per video.")
+    )
     resolution_multipliers = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "480p = 0.5\n1080p = 1.5"}),
+        label=gettext_lazy("Resolution multipliers"),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": gettext_lazy("e.g.\n480p = 0.5\n1080p = 1.5")}),
         required=False,
-        help_text="One 'resolution = multiplier' per line; resolutions not listed cost 1x.",
+        help_text=gettext_lazy("One 'resolution = multiplier' per line; resolutions not listed cost 1x."),
     )
 
     class Meta:
         model = Price
         fields = ["model", "per_second", "per_video", "resolution_multipliers"]
+        labels = {"model": gettext_lazy("Model")}
         widgets = {"model": forms.TextInput(attrs={"list": "served-models"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["resolution_multipliers"] = "\n".join(
-                f"{tier} = {value}" for tier, value in self.instance.resolution_multipliers.items()
+                f"{tier} = {value}" for tier, value in self.instance.tiers()
             )
 
     def clean_model(self):
         name = self.cleaned_data["model"].strip()
         if any(ch.isspace() for ch in name):
-            raise forms.ValidationError("A model name has no spaces.")
+            raise forms.ValidationError(_("A model name has no spaces."))
         return name
 
     def clean_resolution_multipliers(self):
-        pairs = parse_pairs(self.cleaned_data["resolution_multipliers"], ("resolution", "multiplier"))
+        text = self.cleaned_data["resolution_multipliers"]
+        pairs = parse_pairs(text, (_("resolution"), _("multiplier")))
         multipliers = {}
         for tier, value in pairs.items():
             try:
@@ -260,6 +321,9 @@ class PriceForm(forms.ModelForm):
             except InvalidOperation:
                 number = None
             if number is None or not number.is_finite() or number < 0:
-                raise forms.ValidationError(f"The multiplier for '{tier}' must be 0 or more, not '{value}'.")
+                raise forms.ValidationError(
+                    _("The multiplier for '%(tier)s' must be 0 or more, not '%(value)s'.")
+                    % {"tier": tier, "value": value}
+                )
             multipliers[tier.lower()] = str(number)
         return multipliers

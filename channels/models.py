@@ -3,22 +3,28 @@ from decimal import ROUND_CEILING, Decimal
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import crypto
 
 
 class ChannelQuerySet(models.QuerySet):
     def usable(self):
-        return self.filter(status=Channel.Status.ENABLED)
+        """What routing may pick: enabled and not archived."""
+        return self.filter(status=Channel.Status.ENABLED, archived_at__isnull=True)
+
+    def current(self):
+        """Every channel but the archived ones (the channel list's default)."""
+        return self.filter(archived_at__isnull=True)
 
 
 class Channel(models.Model):
     """An upstream account of one vendor, and the models it serves."""
 
     class Status(models.TextChoices):
-        ENABLED = "enabled", "Enabled"
-        DISABLED = "disabled", "Disabled"
-        AUTO_DISABLED = "auto_disabled", "Auto-disabled"
+        ENABLED = "enabled", _("Enabled")
+        DISABLED = "disabled", _("Disabled")
+        AUTO_DISABLED = "auto_disabled", _("Auto-disabled")
 
     name = models.CharField(max_length=100, unique=True)
     vendor = models.CharField(max_length=32, help_text="An adaptor from the vendor registry.")
@@ -37,6 +43,14 @@ class Channel(models.Model):
     # is for operators.
     poll_paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     poll_paused_reason = models.CharField(max_length=300, blank=True, editable=False)
+    # The operator's last Test: when, whether it passed and how long the vendor took to answer
+    # (a failed one also sets last_error and last_error_at).
+    last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, blank=True, editable=False)
+    last_test_latency_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Archived (a channel tasks refer to cannot be deleted): hidden from routing and from the
+    # channel list's default view; restoring clears it.
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +73,11 @@ class Channel(models.Model):
     @property
     def has_credentials(self):
         return bool(self.credentials_encrypted)
+
+    @property
+    def failing(self):
+        """Enabled, but its last Test failed: shown as "Failing" until a Test passes."""
+        return self.status == self.Status.ENABLED and self.last_test_ok is False
 
     @property
     def adaptor(self):
@@ -111,6 +130,10 @@ class Price(models.Model):
     def __str__(self):
         return self.model
 
+    def tiers(self):
+        """The resolution multipliers as (tier, value), lowest resolution first (480p before 1080p)."""
+        return sorted(self.resolution_multipliers.items(), key=lambda item: tier_order(item[0]))
+
     def multiplier(self, resolution):
         value = self.resolution_multipliers.get(resolution or "", 1)
         return Decimal(str(value))
@@ -127,3 +150,17 @@ class Price(models.Model):
     def cost(self, seconds, resolution=None):
         base = Decimal(self.per_video) + Decimal(self.per_second) * Decimal(str(seconds or 0))
         return int((base * self.multiplier(resolution)).to_integral_value(rounding=ROUND_CEILING))
+
+
+# "2k", "4k", "8k" as the vertical resolution they name.
+_K_TIERS = {"1k": 1080, "2k": 1440, "4k": 2160, "8k": 4320}
+
+
+def tier_order(tier):
+    """A sort key putting resolution tiers in numeric order: "480p" < "720p" < "1080p" < "4k";
+    tiers that name no resolution come last, by name."""
+    name = tier.lower()
+    if name in _K_TIERS:
+        return (0, _K_TIERS[name], name)
+    digits = name.rstrip("pi")
+    return (0, int(digits), name) if digits.isdigit() else (1, 0, name)

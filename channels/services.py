@@ -2,6 +2,8 @@
 
 import logging
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -161,22 +163,62 @@ class CheckResult:
     ok: bool
     sentence: str
     kind: str = ""
+    latency_ms: int | None = None  # how long the vendor took to answer (None: no call was made)
 
 
 def check_channel(channel):
     """A real, cheap call to the vendor with the channel's credentials, told in words
-    (any credential a vendor echoes back is blanked out)."""
+    (any credential a vendor echoes back is blanked out), timed."""
     try:
         ctx = call_context(channel)
     except CredentialsUnreadable as exc:
         return CheckResult(False, f"{exc}: enter the credentials again.", "credentials_unreadable")
+    begun = time.monotonic()
     try:
         with scrubbed(ctx):
-            return CheckResult(True, scrub(channel.adaptor.check(ctx), ctx.credentials))
+            sentence = scrub(channel.adaptor.check(ctx), ctx.credentials)
+        return CheckResult(True, sentence, latency_ms=_elapsed_ms(begun))
     except AdaptorError as exc:
         words = CHECK_FAILURES.get(exc.kind, CHECK_FAILURES["vendor_error"])
         status = f" (HTTP {exc.http_status})" if exc.http_status else ""
-        return CheckResult(False, f"{words}{status}: {exc.message}", exc.kind)
+        return CheckResult(False, f"{words}{status}: {exc.message}", exc.kind, latency_ms=_elapsed_ms(begun))
+
+
+def _elapsed_ms(begun):
+    return round((time.monotonic() - begun) * 1000)
+
+
+def run_check(channel):
+    """check_channel(), remembered on the channel for the channel list: when, passed or not, the
+    latency, and a failure as its last error (the channel stays enabled; the list shows it failing)."""
+    result = check_channel(channel)
+    record_test(channel, result)
+    return result
+
+
+def record_test(channel, result, now=None):
+    now = now or timezone.now()
+    fields = {"last_test_at": now, "last_test_ok": result.ok, "last_test_latency_ms": result.latency_ms}
+    if not result.ok:
+        fields.update(last_error=f"Test failed: {result.sentence}"[:2000], last_error_at=now)
+    Channel.objects.filter(pk=channel.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(channel, name, value)
+
+
+# Channels tested at once by "Test all": each test waits on its vendor, not on the database.
+TEST_ALL_THREADS = 8
+
+
+def run_checks(channels):
+    """Test each of ``channels`` (the vendor calls side by side, the bookkeeping after);
+    [(channel, CheckResult)] in the given order."""
+    channels = list(channels)
+    with ThreadPoolExecutor(max_workers=TEST_ALL_THREADS) as pool:
+        results = list(pool.map(check_channel, channels))
+    for channel, result in zip(channels, results, strict=True):
+        record_test(channel, result)
+    return list(zip(channels, results, strict=True))
 
 
 def scrub(text, secret):

@@ -94,12 +94,14 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",  # sends CONTENT_SECURITY_POLICY when it is set (production)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.locale.PageLocaleMiddleware",  # pages: the switch's cookie, else Accept-Language; APIs: English
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    "config.errors.NotFoundPageMiddleware",  # DEBUG: the product's 404 page, not Django's list of URL patterns
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,6 +157,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -173,6 +177,8 @@ MEDIA_ROOT = Path(os.environ.get("GATEWAY_MEDIA_ROOT", VAR_DIR / "media"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# A failed CSRF check answers 403_csrf.html in the product's layout, with the signed-in user's navigation.
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

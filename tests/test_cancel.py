@@ -588,7 +588,7 @@ def test_pages_csv_and_staff_pages_show_cancelled_tasks(owner, tenant, key, sand
 def test_owner_cancels_from_the_task_page(owner, api, slow_sandbox, tenant):
     task = submit(api)
     html = owner.get(f"/tasks/{task.public_id}/").content.decode()
-    form = f'<form method="post" action="/tasks/{task.public_id}/cancel">'
+    form = f'<form method="post" action="/tasks/{task.public_id}/cancel" data-confirm='
     assert form in html and "csrfmiddlewaretoken" in html.split(form)[1].split("</form>")[0]
     response = owner.post(f"/tasks/{task.public_id}/cancel", follow=True)
     assert response.redirect_chain[-1][0] == f"/tasks/{task.public_id}/"

@@ -2,11 +2,23 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Tenant, WebhookEndpoint, random_token
 from channels import canonical
 from channels.adaptors.base import TaskRef
 from channels.models import Channel
+
+# What a task's mode means, as pages show it (the stored value is channels.canonical's).
+MODE_LABELS = {
+    canonical.TEXT: _("Text to video"),
+    canonical.IMAGE: _("Image to video"),
+    canonical.FIRST_LAST: _("First and last frame"),
+    canonical.REFERENCE: _("Reference to video"),
+    canonical.EXTEND: _("Extension"),
+    canonical.EDIT: _("Video edit"),
+    canonical.REMIX: _("Remix"),
+}
 
 
 def new_public_id():
@@ -71,20 +83,20 @@ class VideoTaskQuerySet(models.QuerySet):
 
 class VideoTask(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Route(models.TextChoices):
-        OPENAI = "openai", "OpenAI /v1/videos"
-        UNIFIED = "unified", "Unified /v1/video/generations"
-        KLING = "kling", "Kling native"
-        JIMENG = "jimeng", "Jimeng native"
-        DASHSCOPE = "dashscope", "DashScope native"
-        VIDU = "vidu", "Vidu native"
-        DASHBOARD = "dashboard", "Dashboard"
+        OPENAI = "openai", _("OpenAI /v1/videos")
+        UNIFIED = "unified", _("Unified /v1/video/generations")
+        KLING = "kling", _("Kling native")
+        JIMENG = "jimeng", _("Jimeng native")
+        DASHSCOPE = "dashscope", _("DashScope native")
+        VIDU = "vidu", _("Vidu native")
+        DASHBOARD = "dashboard", _("Dashboard")
 
     ACTIVE = (Status.QUEUED, Status.IN_PROGRESS)
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
@@ -96,7 +108,9 @@ class VideoTask(models.Model):
     route = models.CharField(max_length=16, choices=Route.choices, default=Route.OPENAI)
     model = models.CharField(max_length=100, help_text="The model the client asked for (and is billed for).")
     upstream_model = models.CharField(max_length=100, blank=True)
-    mode = models.CharField(max_length=16, choices=[(m, m) for m in canonical.MODES], default=canonical.TEXT)
+    mode = models.CharField(
+        max_length=16, choices=[(m, MODE_LABELS[m]) for m in canonical.MODES], default=canonical.TEXT
+    )
     prompt = models.TextField(blank=True)
     params = models.JSONField(default=dict, blank=True)
     remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -262,9 +276,9 @@ class WebhookEvent(models.Model):
     every attempt, so receivers can de-duplicate retries."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Gave up"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Gave up")
 
     public_id = models.CharField(max_length=40, unique=True, default=new_event_id)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")

@@ -1,21 +1,26 @@
 """Template filters for money, durations and JSON on every dashboard page."""
 
 import json
+from decimal import Decimal
 
 from django import template
-
-from accounts.services import format_units
+from django.conf import settings
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
 
 @register.filter
 def usd(amount):
-    """Units as dollars: 1500000 -> "$1.5", -50000 -> "-$0.05"; nothing -> "—"."""
+    """Units as dollars, always with cents and with more decimals only where the amount has them:
+    1500000 -> "$1.50", 5000 -> "$0.005", -50000 -> "-$0.05", 0 -> "$0.00"; nothing -> "—"."""
     if amount is None or amount == "":
         return "—"
     amount = int(amount)
-    return f"-{format_units(-amount)}" if amount < 0 else format_units(amount)
+    dollars = Decimal(abs(amount)) / settings.GATEWAY_UNITS_PER_USD
+    whole, cents = f"{dollars:,.6f}".split(".")
+    cents = cents.rstrip("0").ljust(2, "0")
+    return f"{'-' if amount < 0 else ''}${whole}.{cents}"
 
 
 @register.filter
@@ -31,12 +36,12 @@ def duration(value):
         return "—"
     seconds = int(round(value.total_seconds()))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(s)d s") % {"s": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+        return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds} if seconds else _("%(m)d min") % {"m": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes} if minutes else _("%(h)d h") % {"h": hours}
 
 
 @register.filter

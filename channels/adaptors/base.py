@@ -44,6 +44,9 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from .. import metrics
 from ..canonical import CanonicalRequest, RequestInvalid
 
@@ -242,7 +245,7 @@ class Adaptor:
     label = ""
     default_base_url = ""
     known_base_urls: tuple = ()  # other endpoints of the vendor (regions, workspaces), shown to admins
-    credential_format = "API key"  # shown to admins; "AK|SK" for pairs
+    credential_format = gettext_lazy("API key")  # shown to admins; "AK|SK" for pairs
     credential_fields = ("api_key",)  # the dashboard's write-only inputs, joined with "|"
     known_models: tuple = ()  # suggestions for admins; channels may serve others
     poll_interval = 5  # seconds before the first poll; backs off from there
@@ -271,13 +274,19 @@ class Adaptor:
             parts = [part.strip() for part in value.split("|")]
             if len(parts) != len(self.credential_fields) or not all(parts):
                 raise ValueError(
-                    f"{self.label} needs {self.credential_format} ({len(self.credential_fields)} values joined by '|')"
+                    _("%(vendor)s needs %(format)s (%(count)d values joined by '|')")
+                    % {"vendor": self.label, "format": self.credential_format, "count": len(self.credential_fields)}
                 )
             return "|".join(parts)
         if not value:
-            raise ValueError(f"{self.label} needs an {self.credential_format}")
+            raise ValueError(
+                _("%(vendor)s needs: %(format)s") % {"vendor": self.label, "format": self.credential_format}
+            )
         if "|" in value or any(ch.isspace() for ch in value):
-            raise ValueError(f"{self.label} takes one {self.credential_format}, without spaces or '|'")
+            raise ValueError(
+                _("%(vendor)s takes one %(format)s, without spaces or '|'")
+                % {"vendor": self.label, "format": self.credential_format}
+            )
         return value
 
     def plan(self, request: CanonicalRequest, upstream_model: str) -> Plan:

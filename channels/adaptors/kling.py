@@ -50,6 +50,8 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
+
 from .. import http
 from ..canonical import EDIT, EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
@@ -172,13 +174,13 @@ class Kling(Adaptor):
     vendor = "kling"
     label = "Kling AI"
     default_base_url = "https://api-singapore.klingai.com"
-    credential_format = "AK|SK or API key"
+    credential_format = gettext_lazy("AK|SK or API key")
     credential_fields = ("access_key", "secret_key")
     # The dashboard offers both: an access key and a secret key (signed into a JWT per request), or
     # Kling's single API key (sent as a Bearer token as it is).
     credential_choices = {
-        "ak_sk": ("Access key + secret key (signed into a JWT)", ("access_key", "secret_key")),
-        "api_key": ("Single API key (sent as a Bearer token)", ("api_key",)),
+        "ak_sk": (gettext_lazy("Access key + secret key (signed into a JWT)"), ("access_key", "secret_key")),
+        "api_key": (gettext_lazy("Single API key (sent as a Bearer token)"), ("api_key",)),
     }
     known_models = tuple(MODELS)
     poll_interval = 10

@@ -10,6 +10,8 @@ A task can be cancelled while it is queued or in progress (until ``delay`` has p
 import secrets
 import time
 
+from django.utils.translation import gettext_lazy
+
 from ..canonical import EDIT, EXTEND, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid, resolution_tier
 from .base import (
     COMPLETED,
@@ -22,6 +24,7 @@ from .base import (
     Plan,
     PollResult,
     Submission,
+    TaskRef,
     VendorRejected,
     declare_capabilities,
     media_inputs,
@@ -47,7 +50,7 @@ class Sandbox(Adaptor):
     vendor = "sandbox"
     label = "Sandbox (built in, no account)"
     default_base_url = "sandbox://local"
-    credential_format = "nothing (leave blank)"
+    credential_format = gettext_lazy("nothing (leave blank)")
     credential_fields = ()
     known_models = ("sandbox-video", "sandbox-fail")
     poll_interval = 1
@@ -124,7 +127,17 @@ class Sandbox(Adaptor):
         return ContentSource(path=str(sample_video_path(ref.state.get("seconds", 5))))
 
     def check(self, ctx):
-        return "The sandbox needs no account and is always reachable."
+        """Polls a probe task, as the poller would a real one: the channel's options (``delay``)
+        are read and a bad one fails the test instead of every task's polls."""
+        try:
+            delay = float(ctx.options.get("delay", 4))
+        except (TypeError, ValueError):
+            raise VendorRejected(
+                f"The channel option 'delay' must be a number of seconds, not {ctx.options['delay']!r}"
+            ) from None
+        probe = TaskRef(vendor_task_id="sbx_check", upstream_model="sandbox-video", state={"submitted": time.time()})
+        result = self.poll(ctx, probe)
+        return f"The sandbox answered a poll ({result.vendor_status}); its videos take {delay:g} s."
 
 
 adaptor = Sandbox()

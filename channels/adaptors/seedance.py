@@ -22,6 +22,8 @@ import logging
 import re
 from dataclasses import dataclass, replace
 
+from django.utils.translation import gettext_lazy
+
 from .. import http
 from ..canonical import AUTO_SECONDS, FIRST_LAST, IMAGE, REFERENCE, TEXT, RequestInvalid
 from .base import (
@@ -123,7 +125,7 @@ class Seedance(Adaptor):
     vendor = "seedance"
     label = "Doubao Seedance (Volcengine Ark)"
     default_base_url = "https://ark.cn-beijing.volces.com/api/v3"
-    credential_format = "ARK API key"
+    credential_format = gettext_lazy("ARK API key")
     credential_fields = ("api_key",)
     known_models = tuple(MODELS)
     poll_interval = 10

@@ -22,6 +22,8 @@ client's own Veo videos (``clip.source``), the ``gcsUri`` its poll kept in the v
 import re
 from urllib.parse import quote, unquote
 
+from django.utils.translation import gettext_lazy
+
 from .. import http
 from ..canonical import RequestInvalid
 from .base import COMPLETED, ContentSource, Submission, VendorError, VendorUnavailable
@@ -37,7 +39,7 @@ class VertexVeo(GeminiVeo):
     vendor = "vertex"
     label = "Google Veo (Vertex AI)"
     default_base_url = "https://us-central1-aiplatform.googleapis.com/v1/projects/PROJECT_ID/locations/us-central1"
-    credential_format = "OAuth access token"
+    credential_format = gettext_lazy("OAuth access token")
     credential_fields = ("access_token",)
     known_models = tuple(MODELS)
     takes_vertex_parameters = True

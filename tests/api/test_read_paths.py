@@ -188,12 +188,12 @@ def test_revoking_a_key_takes_effect_on_the_next_request(api, tenant, key):
     assert response.status_code == 401 and response.json()["error"]["code"] == "key_revoked"
 
 
-def test_disabling_a_tenant_takes_effect_on_the_next_request(api, tenant, key):
+def test_suspending_a_tenant_takes_effect_on_the_next_request(api, tenant, key):
     task = task_for(tenant, key, VideoTask.Route.UNIFIED)
     assert api.get(f"/v1/video/generations/{task.public_id}").status_code == 200
     Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
     response = api.get(f"/v1/video/generations/{task.public_id}")
-    assert response.status_code == 401 and response.json()["code"] == "account_disabled"
+    assert response.status_code == 403 and response.json()["code"] == "tenant_suspended"
 
 
 def test_a_changed_secret_is_refused(tenant, key):

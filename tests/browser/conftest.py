@@ -6,10 +6,16 @@ pages are saved under test-artifacts/screenshots/ for people to look at.
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from tests.helpers import poll_horizon
+from videos import services
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -62,3 +68,24 @@ def shot():
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     return save
+
+
+@pytest.fixture
+def held_poller():
+    """The worker's poll loop, looking ``poll_horizon()`` ahead; it starts when the test sets the
+    event it yields (so a page can be seen before anything runs)."""
+    start, stop = threading.Event(), threading.Event()
+
+    def loop():
+        start.wait()
+        while not stop.is_set():
+            services.poll_once(now=timezone.now() + poll_horizon())
+            stop.wait(0.5)
+        connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield start
+    start.set()
+    stop.set()
+    thread.join(timeout=10)

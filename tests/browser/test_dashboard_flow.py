@@ -2,19 +2,14 @@
 issues a key, watches a client's job finish without reloading, plays the video and sees its
 cost on the usage charts; a read-only member cannot revoke; another tenant's task is 404."""
 
-import threading
-
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.utils import timezone
 
 from accounts import services as money
 from accounts.models import Tenant
-from tests.helpers import poll_horizon, sign_in
+from tests.helpers import sign_in
 from tests.simulators.openai import OpenAISimulator
-from videos import services
 from videos.models import VideoTask
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,26 +22,6 @@ def simulator():
         yield sim
 
 
-@pytest.fixture
-def poller():
-    """The worker's poll loop; it starts when the test says so and skips vendor wait times."""
-    start, stop = threading.Event(), threading.Event()
-
-    def loop():
-        start.wait()
-        while not stop.is_set():
-            services.poll_once(now=timezone.now() + poll_horizon())
-            stop.wait(0.8)
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield start
-    start.set()
-    stop.set()
-    thread.join(timeout=10)
-
-
 def fill_and_submit(page, fields, button):
     for selector, value in fields.items():
         page.fill(selector, value)
@@ -54,7 +29,7 @@ def fill_and_submit(page, fields, button):
     page.wait_for_load_state()
 
 
-def test_admin_configures_member_watches_video_play(page, live_server, simulator, poller, shot):
+def test_admin_configures_member_watches_video_play(page, live_server, simulator, held_poller, shot):
     get_user_model().objects.create_user("admin", password="admin-pass-123", is_staff=True)
     url = live_server.url
 
@@ -124,7 +99,7 @@ def test_admin_configures_member_watches_video_play(page, live_server, simulator
     page.goto(f"{url}/tasks/{video_id}/")
     page.evaluate("window.__notReloaded = true")
     assert page.locator(".progress-bar").count() == 1
-    poller.set()
+    held_poller.set()
     page.wait_for_selector(".progress[aria-valuenow='50']", timeout=20_000)
     shot(page, "task-running")
     page.wait_for_selector(".badge-completed", timeout=30_000)

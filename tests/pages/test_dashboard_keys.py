@@ -1,4 +1,5 @@
-"""Tenant key pages: list, create (shown once), edit limits, revoke; read-only and other tenants."""
+"""Tenant key pages: list, create (shown once, post/redirect/get), edit limits, revoke, each audited;
+read-only and other tenants."""
 
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import ApiKey
+from accounts.models import ApiKey, AuditEntry
 from tests.helpers import USD, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def test_list_shows_masked_keys_and_limits(owner, tenant, key, other_key, sandbo
     assert plaintext not in html and key.plaintext not in html
     assert other_key.masked not in html and "other" not in html
     assert "sandbox-video" in html and "203.0.113.0/24" in html
-    assert "$0.15" in html and "of $2 cap" in html
+    assert "$0.15" in html and "of $2.00 cap" in html
     assert "2\xa0hours ago" in html and "Never" in html
     assert 'class="badge badge-enabled">Active<' in html
     assert f'href="/keys/{capped.lookup}/edit/"' in html and f'href="/keys/{capped.lookup}/revoke/"' in html
@@ -70,10 +71,11 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(owner, tenant, sandb
             "expires_at": (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"),
         },
     )
-    assert response.status_code == 200
-    assert "no-store" in response["Cache-Control"]
-    html = response.content.decode()
     api_key = ApiKey.objects.get(tenant=tenant, name="production")
+    assert response.status_code == 302 and response["Location"] == f"/keys/{api_key.lookup}/created/"
+    shown = owner.get(response["Location"])
+    assert shown.status_code == 200 and "no-store" in shown["Cache-Control"]
+    html = shown.content.decode()
     plaintext = html.split('<code id="new-key">')[1].split("</code>")[0]
     assert plaintext.startswith("sk-") and services.find_key(plaintext) == api_key
     assert 'data-copy="new-key"' in html and 'class="keybox"' in html
@@ -85,13 +87,78 @@ def test_create_shows_the_key_once_and_stores_only_its_hash(owner, tenant, sandb
     for url in ("/keys/", "/keys/new/", f"/keys/{api_key.lookup}/edit/", "/usage/"):
         assert plaintext not in owner.get(url).content.decode()
     secret = plaintext[3 + ApiKey.LOOKUP_LENGTH :]
-    assert all(secret not in session.session_data for session in Session.objects.all())
+    assert all(secret not in str(session.get_decoded()) for session in Session.objects.all())
     assert secret not in database_text()
+
+
+def test_reloading_the_created_page_makes_no_second_key_and_shows_it_no_more(owner, tenant):
+    response = owner.post("/keys/new/", {"name": "once"})
+    created = response["Location"]
+    first = owner.get(created).content.decode()
+    plaintext = first.split('<code id="new-key">')[1].split("</code>")[0]
+    again = owner.get(created)
+    html = again.content.decode()
+    assert again.status_code == 200 and "no-store" in again["Cache-Control"]
+    assert plaintext not in html and "This key was already shown." in html
+    assert ApiKey.objects.for_tenant(tenant).filter(name="once").count() == 1
+    assert owner.post(created).status_code == 405  # the created page never acts
+
+
+def test_created_page_has_the_base_url_and_snippets_with_the_key(owner, tenant, sandbox, settings):
+    settings.GATEWAY_DEFAULT_VIDEO_MODEL = ""  # the example model: one that works (not sandbox-fail)
+    response = owner.post("/keys/new/", {"name": "snippets"}, HTTP_HOST="gw.example.com")
+    html = owner.get(response["Location"], HTTP_HOST="gw.example.com").content.decode()
+    plaintext = html.split('<code id="new-key">')[1].split("</code>")[0]
+    assert '<code id="base-url">http://gw.example.com/v1</code>' in html
+    curl = html.split('<code id="snippet-curl">')[1].split("</code>")[0]
+    assert curl.startswith("curl http://gw.example.com/v1/videos")
+    assert f"Authorization: Bearer {plaintext}" in curl and "sandbox-video" in curl
+    python = html.split('<code id="snippet-python">')[1].split("</code>")[0]
+    assert "client = OpenAI(base_url=&#x27;http://gw.example.com/v1&#x27;" in python
+    assert f"api_key=&#x27;{plaintext}&#x27;" in python and "client.videos.create(" in python
+    unified = html.split('<code id="snippet-unified">')[1].split("</code>")[0]
+    assert unified.startswith("curl http://gw.example.com/v1/video/generations") and plaintext in unified
+    for name in ("new-key", "base-url", "snippet-curl", "snippet-python", "snippet-unified"):
+        assert f'data-copy="{name}"' in html
+    # GATEWAY_PUBLIC_URL, when set, is the base URL clients are told.
+    settings.GATEWAY_PUBLIC_URL = "https://gateway.example.com"
+    response = owner.post("/keys/new/", {"name": "public", "allowed_models": ["sandbox-fail"]})
+    html = owner.get(response["Location"]).content.decode()
+    assert "curl https://gateway.example.com/v1/videos" in html
+    assert "sandbox-fail" in html  # a key limited to some models is shown with one of them
+    settings.GATEWAY_DEFAULT_VIDEO_MODEL = "sandbox-fail"
+    response = owner.post("/keys/new/", {"name": "default model"})
+    assert "sandbox-fail" in owner.get(response["Location"]).content.decode()  # the server's default model
+
+
+def test_the_created_page_of_another_tenants_key_is_404(owner, users, other_tenant):
+    response = owner.post("/keys/new/", {"name": "mine"})
+    outsider = signed_in(users["outsider"])
+    assert outsider.get(response["Location"]).status_code == 404
+
+
+def test_key_changes_are_in_the_audit_log(owner, tenant, users, sandbox):
+    owner.post("/keys/new/", {"name": "audited", "allowed_models": ["sandbox-video"], "spend_limit": "2"})
+    api_key = ApiKey.objects.get(name="audited")
+    owner.post(f"/keys/{api_key.lookup}/edit/", {"name": "audited", "spend_limit": "3"})
+    owner.post(f"/keys/{api_key.lookup}/revoke/")
+    entries = list(AuditEntry.objects.order_by("id").values_list("action", "user", "target", "detail"))
+    assert [entry[:3] for entry in entries] == [
+        ("key.created", users["owner"].pk, "acme"),
+        ("key.changed", users["owner"].pk, "acme"),
+        ("key.revoked", users["owner"].pk, "acme"),
+    ]
+    created, changed, revoked = (entry[3] for entry in entries)
+    assert created["key"] == api_key.masked and created["name"] == "audited"
+    assert created["allowed_models"] == ["sandbox-video"] and created["spend_limit"] == 2 * USD
+    assert changed == {"key": api_key.masked, "allowed_models": [], "spend_limit": 3 * USD}
+    assert revoked == {"key": api_key.masked, "key_name": "audited"}
+    assert api_key.lookup not in str(entries)  # only the masked key, never a secret
 
 
 def test_create_with_no_limits(owner, tenant):
     response = owner.post("/keys/new/", {"name": "simple"})
-    assert response.status_code == 200
+    assert response.status_code == 302
     api_key = ApiKey.objects.get(name="simple")
     limits = (api_key.allowed_models, api_key.allowed_ips, api_key.spend_limit, api_key.expires_at)
     assert limits == ([], [], None, None)
@@ -203,7 +270,7 @@ def test_csrf_is_enforced_on_key_forms(users, key):
     assert key.enabled
     page = client.get("/keys/new/")
     token = page.cookies["csrftoken"].value
-    assert client.post("/keys/new/", {"name": "with-token", "csrfmiddlewaretoken": token}).status_code == 200
+    assert client.post("/keys/new/", {"name": "with-token", "csrfmiddlewaretoken": token}).status_code == 302
 
 
 def test_pages_need_a_session(key):

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import AuditEntry
 from tests.helpers import drive, make_task, signed_in, submit
 from videos.models import VideoTask
 
@@ -89,7 +90,7 @@ def test_rows_fragment_is_the_table_body_with_the_same_filters(owner, tenant):
     response = owner.get("/tasks/rows/?status=in_progress")
     html = response.content.decode()
     assert response.status_code == 200
-    assert "<html" not in html and "<tr>" in html
+    assert "<html" not in html and "<tr id=" in html
     assert row_ids(html) == [live.public_id] and done.public_id not in html
     assert "data-live" in html and 'aria-valuenow="42"' in html
     quiet = owner.get("/tasks/rows/?status=completed").content.decode()
@@ -122,7 +123,8 @@ def test_task_page_shows_request_timeline_cost_and_video(owner, api, sandbox, ke
     assert task.finished_at.strftime("%Y-%m-%d %H:%M:%S") in html
     assert "<dt>Held</dt><dd>$0.05</dd>" in html and "<dt>Charged</dt><dd>$0.05</dd>" in html
     assert "<dt>seconds</dt>" in html  # task.params
-    assert f'<video controls preload="metadata" src="/tasks/{task.public_id}/video">' in html
+    # The player shows a frame 0.1 s in as its poster (phones otherwise show black until it plays).
+    assert f'<video controls playsinline preload="metadata" src="/tasks/{task.public_id}/video#t=0.1">' in html
     for secret in (task.vendor_task_id, task.result_url, "secret-upstream-channel", "succeeded", "sandbox://"):
         assert secret not in html
     assert "data-live" not in html
@@ -162,7 +164,7 @@ def test_status_fragment_is_live_until_finished_then_shows_the_video(owner, api,
     assert f'data-refresh-url="/tasks/{task.public_id}/status/"' in page
     drive(task)
     done = owner.get(f"/tasks/{task.public_id}/status/").content.decode()
-    assert "data-live" not in done and f'src="/tasks/{task.public_id}/video"' in done
+    assert "data-live" not in done and f'src="/tasks/{task.public_id}/video#t=0.1"' in done
 
 
 def test_video_streams_with_range_through_the_session(owner, api, sandbox):
@@ -218,3 +220,101 @@ def test_task_pages_are_read_only(owner, tenant):
     task = make_task(tenant)
     assert owner.post("/tasks/").status_code == 405
     assert owner.post(f"/tasks/{task.public_id}/").status_code == 405
+
+
+# --- Issue 13: the live list, the task page's download, expiry, poster, asked/produced, retry ---------
+
+
+def test_the_first_page_keeps_refreshing_when_nothing_runs(owner, tenant):
+    """Defect 1: with no running task (even with no task at all) the first page still polls its rows,
+    more slowly, so new tasks appear; an older page does not (it cannot gain rows)."""
+    empty = owner.get("/tasks/").content.decode()
+    assert 'data-refresh-url="/tasks/rows/?"' in empty and 'data-refresh-idle="5000"' in empty
+    assert "No tasks yet" in empty and 'id="no-tasks"' in empty  # the empty state is a row the refresh replaces
+    for n in range(30):
+        make_task(tenant, status="completed", prompt=f"done {n}")
+    first = owner.get("/tasks/").content.decode()
+    assert "data-live" not in first and 'data-refresh-idle="5000"' in first
+    older = re.search(r'href="\?before=([^"]+)"', first)[1]
+    second = owner.get(f"/tasks/?before={older}").content.decode()
+    assert "data-refresh-url=" in second and "data-refresh-idle" not in second
+
+
+def test_task_page_offers_download_expiry_and_what_was_asked_and_produced(owner, api, sandbox):
+    task = drive(submit(api, prompt="a fox", seconds="4"))
+    html = owner.get(f"/tasks/{task.public_id}/").content.decode()
+    assert f'<span class="mono id">{task.public_id}</span>' in html  # wraps on a phone
+    assert f'href="/tasks/{task.public_id}/video?download=1"' in html and "Download MP4" in html
+    assert f"Available to play and download until {task.expires_at:%Y-%m-%d %H:%M} UTC." in html
+    assert "The gateway keeps its own copy until then." in html
+    # Asked for 4 s at the sandbox's default 720p; the bundled sample measures 320x180.
+    produced = task.params["produced"]
+    assert produced["width"] == 320 and produced["height"] == 180
+    table = html.split("Asked for and produced")[1].split("</table>")[0]
+    assert '<th scope="row">Duration</th><td>4 s</td><td>4 s</td>' in table
+    assert '<th scope="row">Resolution</th><td>720p</td><td>180p</td>' in table
+    assert '<th scope="row">Size</th><td>—</td><td>320×180</td>' in table
+    assert "<dt>Resolution</dt>" not in html  # no longer "Resolution 720p" alone
+
+
+def test_download_is_an_attachment(owner, api, sandbox):
+    task = drive(submit(api))
+    inline = owner.get(f"/tasks/{task.public_id}/video")
+    assert inline["Content-Disposition"].startswith("inline")
+    download = owner.get(f"/tasks/{task.public_id}/video?download=1")
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == f'attachment; filename="{task.public_id}.mp4"'
+    assert b"".join(download.streaming_content) == b"".join(inline.streaming_content)
+
+
+def test_asked_for_shows_what_the_plan_changed(owner, tenant):
+    task = make_task(
+        tenant,
+        status="completed",
+        seconds=5,
+        params={"seconds": 5, "size": "1280x720", "resolution": "720p", "requested": {"seconds": 7}},
+    )
+    html = owner.get(f"/tasks/{task.public_id}/").content.decode()
+    assert "<td>5 s (you asked for 7 s)</td>" in html and "<td>1280×720</td>" in html
+    assert "not measured" in html  # nothing was measured for this row
+
+
+def test_cancel_asks_for_confirmation(owner, api, sandbox):
+    task = submit(api)
+    html = owner.get(f"/tasks/{task.public_id}/").content.decode()
+    assert f'action="/tasks/{task.public_id}/cancel" data-confirm="' in html
+
+
+def test_retry_submits_the_same_request_as_a_new_task(owner, api, sandbox, key):
+    failed = drive(submit(api, prompt="a boat [fail]", seconds="4"))
+    assert failed.status == "failed"
+    page = owner.get(f"/tasks/{failed.public_id}/").content.decode()
+    assert f'action="/tasks/{failed.public_id}/retry"' in page and "Retry as a new task" in page
+    response = owner.post(f"/tasks/{failed.public_id}/retry")
+    new = VideoTask.objects.exclude(pk=failed.pk).get()
+    assert response.status_code == 302 and response["Location"] == f"/tasks/{new.public_id}/"
+    assert (new.prompt, new.model, new.api_key, new.route) == (failed.prompt, failed.model, key, failed.route)
+    assert new.params["seconds"] == 4 and new.amount_held == failed.amount_held
+    assert AuditEntry.objects.get(action="task.retried").target == new.public_id
+
+
+def test_retry_is_for_writers_and_finished_tasks_only(users, owner, api, sandbox):
+    done = drive(submit(api))
+    failed = drive(submit(api, model="sandbox-fail"))
+    reader = signed_in(users["reader"])
+    assert "Retry" not in reader.get(f"/tasks/{failed.public_id}/").content.decode()
+    assert reader.post(f"/tasks/{failed.public_id}/retry").status_code == 404
+    assert "Retry as a new task" not in owner.get(f"/tasks/{done.public_id}/").content.decode()
+    response = owner.post(f"/tasks/{done.public_id}/retry", follow=True)
+    assert "Only failed or cancelled tasks" in response.content.decode()
+    assert VideoTask.objects.count() == 2
+    assert owner.get(f"/tasks/{failed.public_id}/retry").status_code == 405
+
+
+def test_retry_refuses_an_uploaded_image_it_did_not_keep(owner, tenant, key, sandbox):
+    task = make_task(
+        tenant, api_key=key, status="failed", prompt="x", params={"seconds": 5, "image": "<image/png, 68 bytes>"}
+    )
+    response = owner.post(f"/tasks/{task.public_id}/retry", follow=True)
+    assert "uploaded image, which is not kept" in response.content.decode()
+    assert VideoTask.objects.count() == 1

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import services
 from accounts.models import LedgerEntry
@@ -50,13 +51,13 @@ def test_numbers_are_exact_for_known_data(owner, tenant, three_tasks):
     html = owner.get("/usage/").content.decode()
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD - 100_000
-    assert ">$9.9<" in html  # balance
-    assert ">$0.1<" in html  # spend: 2 x 5 s x 10,000 units
+    assert ">$9.90<" in html  # balance: always with cents
+    assert ">$0.10<" in html  # spend: 2 x 5 s x 10,000 units
     assert ">10 s<" in html  # seconds generated
     assert ">3 · 67%<" in html  # tasks, success rate (2 of 3 finished)
     row = re.search(r"<tr><td>sandbox-video</td>(.*?)</tr>", html, re.S).group(1)
     cells = re.findall(r'<td class="num">(.*?)</td>', row)
-    assert cells[:3] == ["2", "2", "0"] and cells[3] == "100%" and cells[-2:] == ["10", "$0.1"]
+    assert cells[:3] == ["2", "2", "0"] and cells[3] == "100%" and cells[-2:] == ["10", "$0.10"]
     failed_row = re.search(r"<tr><td>sandbox-fail</td>(.*?)</tr>", html, re.S).group(1)
     assert re.findall(r'<td class="num">(.*?)</td>', failed_row)[:4] == ["1", "0", "1", "0%"]
 
@@ -70,8 +71,8 @@ def test_charts_are_svg_with_the_expected_bars(owner, three_tasks, key):
     assert bars(spend_day) == [("sandbox-video", "100000")]
     assert bars(seconds_day) == [("sandbox-video", "10.0")]
     assert 'class="legend-item"' in spend_day and ">sandbox-fail</text>" in spend_day  # legend lists every model
-    today = timezone.localdate().strftime("%a %d %b %Y")
-    assert f"<title>{today} · sandbox-video: $0.1</title>" in spend_day
+    today = date_format(timezone.localdate(), "DATE_FORMAT")  # the locale's date format
+    assert f"<title>{today} · sandbox-video: $0.10</title>" in spend_day
     assert bars(spend_model) == [("sandbox-video", "100000")]  # the failed model spent nothing: no bar
     assert ">sandbox-fail</text>" in spend_model
     assert bars(spend_key) == [(f"test (sk-{key.lookup[:4]}...{key.last4})", "100000")]
@@ -135,7 +136,7 @@ def test_ledger_table_and_pagination(owner, tenant, other_tenant):
     assert 'href="?period=30&amp;page=2#ledger"' in ledger
     second = owner.get("/usage/?period=30&page=2").content.decode().split('id="ledger"')[1]
     assert second.count("<tr><td><time") == 6  # 5 top-ups and the fixture's opening balance
-    assert ">Top-up<" in second and ">$10<" in second
+    assert ">Top-up<" in second and ">$10.00<" in second
 
 
 def test_ledger_shows_holds_captures_and_releases(owner, three_tasks):
@@ -143,6 +144,18 @@ def test_ledger_shows_holds_captures_and_releases(owner, three_tasks):
     for kind in ("Hold", "Capture", "Release", "Top-up"):
         assert f">{kind}<" in html
     assert ">-$0.05<" in html
+
+
+def test_a_capture_says_what_was_charged_not_only_what_came_back(owner, three_tasks):
+    """Issue 13, defect 8: a capture gives back the hold less the charge, "$0.00" for a task charged
+    in full; its note says what was charged so it does not read as a free video."""
+    done, _ = three_tasks
+    html = owner.get("/usage/").content.decode()
+    ledger = html.split('id="ledger"')[1]
+    [row] = [row for row in ledger.split("<tr>") if ">Capture<" in row and done[0].public_id in row]
+    assert "Charged $0.05 of the $0.05 held; $0.00 back to the balance." in row
+    assert '<td class="num">$0.00</td>' in row
+    assert "charged $0.05 of $0.05 held" not in ledger  # the stored English note is not shown
 
 
 def test_tasks_csv_rows_are_exact(owner, tenant, key, other_tenant):

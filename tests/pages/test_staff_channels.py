@@ -103,13 +103,48 @@ def test_create_openai_channel(staff_client, openai_sim):
     assert OPENAI_KEY not in str(list(AuditEntry.objects.values_list("detail", flat=True)))
 
 
-def test_create_requires_every_credential_part_and_never_echoes_it(staff_client):
+def test_create_requires_every_credential_part_and_keeps_what_was_typed(staff_client):
     data = form_data(name="k", served_models="kling-v2-6", credential_access_key=KLING_AK)
     response = staff_client.post("/staff/channels/new?vendor=kling", data)
     assert response.status_code == 200
-    assert b"missing: Secret key" in response.content
-    assert KLING_AK.encode() not in response.content
+    page = response.content.decode()
+    # The error is under the missing part, on this first submit; what was typed stays in its input.
+    secret_field = page[page.index('<label for="id_credential_secret_key"') :]
+    assert "missing: Secret key" in secret_field[: secret_field.index("</div>")]
+    assert f'name="credential_access_key" value="{KLING_AK}"' in page
+    assert 'name="credential_secret_key" autocomplete' in page or 'name="credential_secret_key" id' in page
     assert not Channel.objects.exists()
+
+
+def test_credentials_typed_survive_an_error_elsewhere_and_then_save(staff_client):
+    """Defect 5: an error in another field used to blank the credentials, so the next submit
+    failed on them instead."""
+    data = form_data(name="k", served_models="", credential_access_key=KLING_AK, credential_secret_key=KLING_SK)
+    page = staff_client.post("/staff/channels/new?vendor=kling", data).content.decode()
+    assert "Name at least one model" in page
+    assert f'value="{KLING_AK}"' in page and f'value="{KLING_SK}"' in page
+    assert "missing:" not in page
+    data["served_models"] = "kling-v2-6"
+    assert staff_client.post("/staff/channels/new?vendor=kling", data).status_code == 302
+    assert Channel.objects.get(name="k").credentials == f"{KLING_AK}|{KLING_SK}"
+
+
+def test_saved_credentials_are_never_rendered_back(staff_client):
+    channel = make_kling(staff_client)
+    page = staff_client.get(f"/staff/channels/{channel.pk}/").content.decode()
+    assert KLING_AK not in page and KLING_SK not in page
+    # An error elsewhere with the credential inputs left empty still shows no saved secret.
+    data = form_data(name="kling-main", served_models="", options="[")
+    page = staff_client.post(f"/staff/channels/{channel.pk}/", data).content.decode()
+    assert "Name at least one model" in page
+    assert KLING_AK not in page and KLING_SK not in page
+
+
+def test_model_placeholders_read_as_examples(staff_client):
+    page = staff_client.get("/staff/channels/new?vendor=kling").content.decode()
+    assert 'placeholder="e.g. kling-v1, kling-v1-5"' in page
+    assert 'placeholder="e.g. my-model = vendor-model-name"' in page
+    assert 'placeholder="kling-' not in page
 
 
 def test_pipe_inside_a_part_is_refused(staff_client):
@@ -136,7 +171,8 @@ def test_replacing_needs_every_part(staff_client):
     response = staff_client.post(f"/staff/channels/{channel.pk}/", data)
     assert response.status_code == 200
     assert b"To replace the saved credentials, enter every part" in response.content
-    assert b"new-secret" not in response.content
+    assert b'value="new-secret"' in response.content  # what was typed, kept for the next try
+    assert KLING_SK.encode() not in response.content and KLING_AK.encode() not in response.content
     channel.refresh_from_db()
     assert channel.credentials == f"{KLING_AK}|{KLING_SK}"
 
@@ -311,10 +347,11 @@ def test_list_shows_success_rate_and_in_flight_with_bounded_queries(
     for number in range(10):
         Channel.objects.create(name=f"extra-{number}", vendor="openai", served_models=["sora-2"])
     Channel.objects.filter(pk=sandbox.pk).update(last_error="boom at the vendor", last_error_at=timezone.now())
-    with django_assert_max_num_queries(5):
+    # Session, user, the channels with their counts, the medians, the archived count: none per channel.
+    with django_assert_max_num_queries(6):
         response = staff_client.get("/staff/channels/")
     page = response.content.decode()
-    row = page[page.index("Sandbox (built in") :]
+    row = page[page.index(f'id="channel-{sandbox.pk}"') :]
     assert "67%" in row and "2 / 3" in row
     assert '<td class="num">2</td>' in row
     assert "boom at the vendor" in page
@@ -328,3 +365,176 @@ def test_csrf_is_enforced(staff, sandbox):
     assert client.post("/staff/channels/new?vendor=sandbox", data).status_code == 403
     sandbox.refresh_from_db()
     assert sandbox.status == Channel.Status.ENABLED and Channel.objects.count() == 1
+
+
+# --- issue 13: test results, latency, archive, delete, clone, test all ----------------------
+
+
+def test_failed_test_shows_in_the_list_as_failing_with_error_time_and_latency(staff_client, openai_sim):
+    channel = Channel(name="sora", vendor="openai", base_url=openai_sim.url, served_models=["sora-2"])
+    channel.credentials = "sk-wrong-key-0000"
+    channel.save()
+    staff_client.post(f"/staff/channels/{channel.pk}/test", {"next": "list"})
+    channel.refresh_from_db()
+    assert channel.status == Channel.Status.ENABLED and channel.last_test_ok is False
+    assert channel.last_test_latency_ms is not None and channel.last_error_at is not None
+    page = staff_client.get("/staff/channels/").content.decode()
+    row = page[page.index(f'id="channel-{channel.pk}"') :]
+    status = row[row.index('class="channel-status"') :]
+    assert ">Failing<" in status[: status.index("</td>")]
+    error = row[row.index('class="channel-error"') :]
+    assert "Test failed: The vendor rejected the credentials (HTTP 401)" in error[: error.index("</td>")]
+    assert " ago" in error[: error.index("</td>")]
+    latency = row[row.index('class="num channel-latency"') :]
+    assert f"{channel.last_test_latency_ms} ms" in latency[: latency.index("</td>")]
+    assert "sk-wrong-key-0000" not in page
+
+
+def test_a_passing_test_clears_failing_and_records_latency(staff_client, sandbox):
+    Channel.objects.filter(pk=sandbox.pk).update(last_test_ok=False, last_error="old", last_error_at=timezone.now())
+    staff_client.post(f"/staff/channels/{sandbox.pk}/test")
+    sandbox.refresh_from_db()
+    assert sandbox.last_test_ok is True and sandbox.last_test_latency_ms is not None and not sandbox.failing
+    page = staff_client.get("/staff/channels/").content.decode()
+    assert ">Failing<" not in page and ">Enabled<" in page
+
+
+def test_sandbox_test_polls_like_a_task(staff_client, sandbox, monkeypatch):
+    from channels.adaptors import sandbox as sandbox_module
+
+    polled = []
+    real_poll = sandbox_module.adaptor.poll
+    monkeypatch.setattr(sandbox_module.adaptor, "poll", lambda ctx, ref: polled.append(ref) or real_poll(ctx, ref))
+    page = staff_client.post(f"/staff/channels/{sandbox.pk}/test", follow=True).content.decode()
+    assert "Test of sandbox passed. The sandbox answered a poll (queued)" in page
+    assert len(polled) == 1
+    Channel.objects.filter(pk=sandbox.pk).update(options={"delay": "soon"})
+    page = staff_client.post(f"/staff/channels/{sandbox.pk}/test", follow=True).content.decode()
+    assert "Test of sandbox failed." in page and "&#x27;delay&#x27; must be a number" in page
+
+
+def test_latency_column_shows_the_median_time_to_finish(staff_client, sandbox, tenant):
+    now = timezone.now()
+    for seconds in (10, 20, 90):
+        VideoTask.objects.create(
+            tenant=tenant,
+            channel=sandbox,
+            model="sandbox-video",
+            status="completed",
+            created_at=now - timedelta(seconds=seconds),
+            finished_at=now,
+            deadline_at=now,
+        )
+    page = staff_client.get("/staff/channels/").content.decode()
+    latency = page[page.index('class="num channel-latency"') :]
+    assert "20 s" in latency[: latency.index("</td>")]
+
+
+def test_auto_disable_reason_and_re_enable_are_in_the_list(staff_client, sandbox):
+    Channel.objects.filter(pk=sandbox.pk).update(
+        status=Channel.Status.AUTO_DISABLED, last_error="401 from vendor", last_error_at=timezone.now()
+    )
+    page = staff_client.get("/staff/channels/").content.decode()
+    row = page[page.index(f'id="channel-{sandbox.pk}"') :]
+    assert ">Auto-disabled<" in row and "401 from vendor" in row and "Disabled automatically" in row
+    assert ">Re-enable</button>" in row
+
+
+def test_disable_asks_for_confirmation(staff_client, sandbox):
+    for url in ("/staff/channels/", f"/staff/channels/{sandbox.pk}/"):
+        page = staff_client.get(url).content.decode()
+        form = page[page.rindex("<form", 0, page.index(">Disable</button>")) :]
+        assert form.startswith("<form") and 'data-confirm="Disable channel sandbox?' in form[: form.index(">")]
+
+
+def test_delete_asks_then_deletes_an_unused_channel(staff_client, sandbox):
+    channel = Channel.objects.create(name="spare", vendor="sandbox", served_models=["x"])
+    page = staff_client.get(f"/staff/channels/{channel.pk}/").content.decode()
+    assert f'href="/staff/channels/{channel.pk}/delete"' in page
+    confirm = staff_client.get(f"/staff/channels/{channel.pk}/delete")
+    assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
+    assert Channel.objects.filter(pk=channel.pk).exists()  # asking changes nothing
+    response = staff_client.post(f"/staff/channels/{channel.pk}/delete")
+    assert response.status_code == 302 and response["Location"] == "/staff/channels/"
+    assert not Channel.objects.filter(pk=channel.pk).exists()
+    entry = AuditEntry.objects.get(action="channel.deleted")
+    assert entry.target == "spare" and entry.detail["vendor"] == "sandbox"
+
+
+def test_a_channel_tasks_refer_to_is_archived_not_deleted(staff_client, sandbox, tenant):
+    add_task(sandbox, tenant, "completed")
+    page = staff_client.get(f"/staff/channels/{sandbox.pk}/").content.decode()
+    assert f"/staff/channels/{sandbox.pk}/delete" not in page and f"/staff/channels/{sandbox.pk}/archive" in page
+    response = staff_client.post(f"/staff/channels/{sandbox.pk}/delete")
+    assert response["Location"] == f"/staff/channels/{sandbox.pk}/archive"
+    assert Channel.objects.filter(pk=sandbox.pk).exists()
+    assert b"archive it instead" in staff_client.get(response["Location"]).content
+    staff_client.post(f"/staff/channels/{sandbox.pk}/archive")
+    sandbox.refresh_from_db()
+    assert sandbox.archived_at is not None
+    assert AuditEntry.objects.get(action="channel.archived").target == "sandbox"
+
+
+def test_archived_channels_leave_routing_and_the_list_and_can_be_restored(staff_client, sandbox):
+    from channels import services
+
+    Channel.objects.filter(pk=sandbox.pk).update(archived_at=timezone.now())
+    assert services.candidates("sandbox-video") == []
+    page = staff_client.get("/staff/channels/").content.decode()
+    assert f'id="channel-{sandbox.pk}"' not in page and "1 archived" in page
+    archived = staff_client.get("/staff/channels/?archived=1").content.decode()
+    assert f'id="channel-{sandbox.pk}"' in archived and ">Restore</button>" in archived
+    staff_client.post(f"/staff/channels/{sandbox.pk}/restore")
+    sandbox.refresh_from_db()
+    assert sandbox.archived_at is None and sandbox.status == Channel.Status.ENABLED
+    assert [channel.pk for channel in services.candidates("sandbox-video")] == [sandbox.pk]
+    assert AuditEntry.objects.filter(action="channel.restored").count() == 1
+
+
+def test_clone_is_a_disabled_copy_with_encrypted_credentials_never_shown(staff_client):
+    channel = make_kling(staff_client)
+    response = staff_client.post(f"/staff/channels/{channel.pk}/clone")
+    copy = Channel.objects.get(name="kling-main (copy)")
+    assert response["Location"] == f"/staff/channels/{copy.pk}/"
+    assert copy.status == Channel.Status.DISABLED and copy.vendor == "kling"
+    assert copy.credentials == f"{KLING_AK}|{KLING_SK}" and KLING_SK not in copy.credentials_encrypted
+    assert (copy.served_models, copy.model_mapping, copy.priority) == (
+        channel.served_models,
+        channel.model_mapping,
+        channel.priority,
+    )
+    page = staff_client.get(response["Location"]).content.decode()
+    assert KLING_AK not in page and KLING_SK not in page and ">Set<" in page
+    entry = AuditEntry.objects.get(action="channel.cloned")
+    assert entry.detail == {"source": "kling-main", "credentials": "copied"}
+    staff_client.post(f"/staff/channels/{channel.pk}/clone")
+    assert Channel.objects.filter(name="kling-main (copy 2)").exists()
+
+
+def test_test_all_tests_every_enabled_channel_one_line_each(staff_client, sandbox, openai_sim):
+    bad = Channel(name="sora", vendor="openai", base_url=openai_sim.url, served_models=["sora-2"])
+    bad.credentials = "sk-wrong-key-0000"
+    bad.save()
+    Channel.objects.create(name="off", vendor="sandbox", served_models=["x"], status=Channel.Status.DISABLED)
+    response = staff_client.post("/staff/channels/test-all", follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/staff/channels/"
+    assert page.count("Test of sandbox passed.") == 1 and page.count("Test of sora failed.") == 1
+    assert "Test of off" not in page
+    tested = AuditEntry.objects.filter(action="channel.tested")
+    assert sorted(tested.values_list("target", flat=True)) == ["sandbox", "sora"]
+    assert all(entry.detail["all"] for entry in tested)
+    assert Channel.objects.get(name="off").last_test_at is None
+    assert staff_client.get("/staff/channels/test-all").status_code == 405
+
+
+def test_price_tiers_sort_by_resolution(staff_client, sandbox):
+    from channels.models import Price
+
+    price = Price.objects.create(
+        model="tiered", per_second=100_000, resolution_multipliers={"1080p": "1.5", "480p": "0.5", "720p": "1"}
+    )
+    page = staff_client.get(f"/staff/prices/{price.pk}/").content.decode()
+    assert page.index("Default (1x)") < page.index("480p (0.5x)") < page.index("720p (1x)") < page.index("1080p (1.5x)")
+    listing = staff_client.get("/staff/prices/").content.decode()
+    assert "480p × 0.5, 720p × 1, 1080p × 1.5" in listing

@@ -181,3 +181,101 @@ def test_csrf_is_enforced_on_money(staff, tenant):
     assert response.status_code == 403
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD
+
+
+# --- issue 13: confirmations, the debit note, suspension, display name, member audit ----------
+
+
+def _form_of(page, action):
+    """The opening <form ...> tag that posts to ``action``."""
+    start = page.index(f'action="{action}"')
+    return page[page.rindex("<form", 0, start) : page.index(">", start) + 1]
+
+
+def test_remove_revoke_and_money_forms_ask_for_confirmation(staff_client, users, key):
+    page = staff_client.get("/staff/tenants/acme/").content.decode()
+    reader = Membership.objects.get(user=users["reader"])
+    remove = _form_of(page, f"/staff/tenants/acme/members/{reader.pk}/remove")
+    assert 'data-confirm="Remove reader from acme? The user account remains."' in remove
+    revoke = _form_of(page, f"/staff/tenants/acme/keys/{key.pk}/revoke")
+    assert f'data-confirm="Revoke the key {key.masked}? It stops working immediately' in revoke
+    assert "data-confirm=" in _form_of(page, "/staff/tenants/acme/money")
+    assert "data-confirm=" in _form_of(page, "/staff/tenants/acme/suspend")
+
+
+def test_the_debit_note_is_marked_required(staff_client, tenant):
+    page = staff_client.get("/staff/tenants/acme/").content.decode()
+    assert '<label for="id_note">Note (required)</label>' in page
+    note = page[page.index('id="id_note"') - 200 : page.index('id="id_note"') + 50]
+    assert "required" in note[note.rindex("<input") :]
+
+
+def test_suspend_and_resume_are_audited_and_idempotent(staff_client, tenant, users):
+    response = staff_client.post("/staff/tenants/acme/suspend", {"reason": "unpaid invoice 7"}, follow=True)
+    assert "acme is suspended: its API keys are refused and its pages are read-only." in response.content.decode()
+    tenant.refresh_from_db()
+    assert not tenant.is_active
+    assert AuditEntry.objects.get(action="tenant.suspended", target="acme").detail == {"reason": "unpaid invoice 7"}
+    staff_client.post("/staff/tenants/acme/suspend")
+    assert AuditEntry.objects.filter(action="tenant.suspended").count() == 1
+    page = staff_client.get("/staff/tenants/").content.decode()
+    assert "Suspended" in page[page.index("/staff/tenants/acme/") :]
+    assert "Resume tenant" in staff_client.get("/staff/tenants/acme/").content.decode()
+
+    staff_client.post("/staff/tenants/acme/resume")
+    tenant.refresh_from_db()
+    assert tenant.is_active and AuditEntry.objects.filter(action="tenant.resumed", target="acme").count() == 1
+    staff_client.post("/staff/tenants/acme/resume")
+    assert AuditEntry.objects.filter(action="tenant.resumed").count() == 1
+
+
+def test_a_suspended_tenants_pages_are_read_only(staff_client, owner, reader, tenant, key):
+    staff_client.post("/staff/tenants/acme/suspend")
+    # Readable, with the write buttons gone...
+    for path in ("/tasks/", "/keys/", "/webhooks/", "/usage/"):
+        assert owner.get(path).status_code == 200, path
+    assert "This account is suspended" in owner.get("/tasks/").content.decode()  # templates/accounts/_notices.html
+    keys = owner.get("/keys/").content.decode()
+    assert key.masked in keys and 'href="/keys/new/"' not in keys and "/revoke/" not in keys
+    # ...and every writer action refused with 403, for owners and read-only members alike.
+    assert owner.get("/keys/new/").status_code == 403
+    assert owner.post("/keys/new/", {"name": "sneaky"}).status_code == 403
+    assert owner.post(f"/keys/{key.lookup}/revoke/").status_code == 403
+    assert owner.post("/webhooks/new/", {"url": "https://example.com/hook"}).status_code == 403
+    assert reader.post("/keys/new/", {"name": "sneaky"}).status_code == 403
+    key.refresh_from_db()
+    assert key.enabled and tenant.api_keys.count() == 1 and not tenant.webhook_endpoints.exists()
+
+    staff_client.post("/staff/tenants/acme/resume")
+    assert owner.get("/keys/new/").status_code == 200
+    assert reader.post("/keys/new/", {"name": "sneaky"}).status_code == 404  # read-only as before
+
+
+def test_suspension_is_for_staff_only(owner, tenant):
+    assert owner.post("/staff/tenants/acme/suspend").status_code == 404
+    tenant.refresh_from_db()
+    assert tenant.is_active
+
+
+def test_edit_the_display_name(staff_client, tenant):
+    response = staff_client.post("/staff/tenants/acme/rename", {"display_name": "Acme Corp."}, follow=True)
+    assert "Display name of acme saved." in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.display_name == "Acme Corp." and tenant.name == "acme"
+    assert AuditEntry.objects.get(action="tenant.renamed").detail == {"from": "", "to": "Acme Corp."}
+    staff_client.post("/staff/tenants/acme/rename", {"display_name": "Acme Corp."})  # unchanged: no entry
+    assert AuditEntry.objects.filter(action="tenant.renamed").count() == 1
+    page = staff_client.post("/staff/tenants/acme/rename", {"display_name": "x" * 201}).content.decode()
+    assert "Ensure this value has at most 200 characters" in page
+    tenant.refresh_from_db()
+    assert tenant.display_name == "Acme Corp."
+
+
+def test_member_changes_show_in_the_audit_log(staff_client, users):
+    staff_client.post("/staff/tenants/globex/members", {"username": "owner", "role": "member"})
+    membership = Membership.objects.get(tenant__name="globex", user=users["owner"])
+    staff_client.post(f"/staff/tenants/globex/members/{membership.pk}/role", {"role": "read_only"})
+    staff_client.post(f"/staff/tenants/globex/members/{membership.pk}/remove")
+    page = staff_client.get("/staff/audit/?q=member").content.decode()
+    for action in ("member.added", "member.role_changed", "member.removed"):
+        assert f"<code>{action}</code>" in page

@@ -51,9 +51,11 @@ def test_owner_creates_an_endpoint_and_sees_its_secret_once(owner, tenant):
     response = owner.post(
         "/webhooks/new/", {"url": PUBLIC_URL, "description": "production", "events": ["video.failed"]}
     )
+    endpoint = WebhookEndpoint.objects.get(tenant=tenant)
+    assert response.status_code == 302 and response["Location"] == f"/webhooks/{endpoint.public_id}/secret/"
+    response = owner.get(response["Location"])
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     secret = secret_on(response)
-    endpoint = WebhookEndpoint.objects.get(tenant=tenant)
     assert services.is_webhook_secret(secret) and services.webhook_secret(endpoint) == secret
     assert (endpoint.url, endpoint.description, endpoint.events, endpoint.enabled) == (
         PUBLIC_URL,
@@ -88,7 +90,7 @@ def test_the_form_refuses_private_addresses_plain_http_in_production_and_duplica
     assert WebhookEndpoint.objects.count() == 1
     settings.GATEWAY_ALLOW_PRIVATE_URLS = True  # the operator allows private addresses: accepted
     settings.PRODUCTION = False
-    assert owner.post("/webhooks/new/", {"url": "http://127.0.0.1:8000/hook"}).status_code == 200
+    assert owner.post("/webhooks/new/", {"url": "http://127.0.0.1:8000/hook"}).status_code == 302
     assert WebhookEndpoint.objects.count() == 2
 
 
@@ -117,9 +119,23 @@ def test_edit_changes_the_endpoint_and_enabling_clears_why_it_was_disabled(owner
     assert not endpoint.enabled and endpoint.events == []
 
 
+def test_reloading_the_secret_page_makes_no_endpoint_and_shows_the_secret_no_more(owner, tenant, reader):
+    response = owner.post("/webhooks/new/", {"url": PUBLIC_URL}, follow=True)
+    secret = secret_on(response)
+    url = response.redirect_chain[-1][0]
+    again = owner.get(url)  # the browser's reload is a GET of the page it was redirected to
+    html = again.content.decode()
+    assert again.status_code == 200 and secret not in html and "already shown" in html
+    assert WebhookEndpoint.objects.filter(tenant=tenant).count() == 1
+    assert reader.get(url).status_code == 200  # members may read; no secret, no rotate button
+    assert "/rotate/" not in reader.get(url).content.decode()
+    other = owner.post(f"{url.removesuffix('secret/')}rotate/", follow=True)
+    assert secret_on(other) != secret and secret_on(other) not in owner.get(url).content.decode()
+
+
 def test_rotate_shows_the_new_secret_once_and_keeps_the_old_one_signing_for_a_day(owner, endpoint):
     assert "24 hours" in owner.get(f"/webhooks/{endpoint.public_id}/rotate/").content.decode()
-    response = owner.post(f"/webhooks/{endpoint.public_id}/rotate/")
+    response = owner.post(f"/webhooks/{endpoint.public_id}/rotate/", follow=True)
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     new = secret_on(response)
     endpoint.refresh_from_db()
@@ -214,7 +230,7 @@ def test_staff_manage_the_endpoints_of_any_tenant(staff_client, owner, tenant, e
     page = staff_client.get(f"/staff/tenants/{tenant.name}/").content.decode()
     assert PUBLIC_URL in page and "Add endpoint" in page
 
-    response = staff_client.post(f"/staff/tenants/{tenant.name}/webhooks/new", {"url": receiver.hook_url})
+    response = staff_client.post(f"/staff/tenants/{tenant.name}/webhooks/new", {"url": receiver.hook_url}, follow=True)
     assert response.status_code == 200
     secret = secret_on(response)
     created = WebhookEndpoint.objects.get(url=receiver.hook_url)
@@ -227,7 +243,8 @@ def test_staff_manage_the_endpoints_of_any_tenant(staff_client, owner, tenant, e
     assert response.status_code == 302
     created.refresh_from_db()
     assert created.events == ["video.failed"]
-    rotated = secret_on(staff_client.post(f"{base}/rotate"))
+    rotated = secret_on(staff_client.post(f"{base}/rotate", follow=True))
+    assert "new-secret" not in staff_client.get(f"{base}/secret").content.decode()  # shown once
     created.refresh_from_db()
     assert services.webhook_signing_secrets(created) == [rotated, secret]
 

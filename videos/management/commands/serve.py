@@ -6,11 +6,17 @@ as on one machine. Machines share PostgreSQL, Redis (GATEWAY_QUEUE=redis) and th
 
 Migrations: ``web`` and ``all`` apply them, one machine at a time (a PostgreSQL advisory lock);
 ``worker`` waits until the database has none left to apply, so it never runs against an old schema.
+
+``--demo`` also applies config/demo.json (the demo tenant and the sandbox channel) and creates, once,
+an operator and a member of the demo tenant, printing their generated passwords that one time.
+A port already in use is one line naming ``--port`` and exit status 1, before anything starts.
 """
 
 import logging
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,12 +24,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
+from accounts.models import Membership, Tenant
 from videos import metrics, storage
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,12 @@ ROLES = ("all", "web", "worker")
 # pg_advisory_lock key held around migrate, so machines starting together apply migrations one at a time.
 MIGRATION_LOCK = 0x6761_7465_7761_79  # "gateway"
 MIGRATION_WAIT_REPEAT = 30  # seconds between two "waiting for migrations" lines
+# Who --demo signs in as: (username, what they are, staff, role in the demo tenant).
+DEMO_TENANT = "demo"
+DEMO_USERS = (
+    ("admin", "operator (staff pages)", True, None),
+    ("demo", f"owner of the {DEMO_TENANT} tenant", False, Membership.Role.OWNER),
+)
 
 
 class Command(BaseCommand):
@@ -68,11 +82,15 @@ class Command(BaseCommand):
         web_role, worker_role = role in ("web", "all"), role in ("worker", "all")
         if options["demo"] and not web_role:
             raise CommandError("--demo applies the demo tenant and channel with the migrations: use --role web or all")
+        bind = f"{options['host']}:{options['port']}"
+        sign_in = []
         if web_role:
+            check_port(options["host"], options["port"])
             with migration_lock():
                 call_command("migrate", interactive=False, verbosity=0)
                 if options["demo"]:
                     call_command("apply", str(DEMO_FILE))
+                    sign_in = demo_sign_in(f"http://{shown_host(options['host'])}:{options['port']}/login/")
             call_command("collectstatic", interactive=False, verbosity=0)
         else:
             wait_for_migrations(options["migration_wait"])
@@ -84,7 +102,6 @@ class Command(BaseCommand):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics.fresh_multiproc_dir())
 
         children = []  # (name, process, in its own process group)
-        bind = f"{options['host']}:{options['port']}"
         if web_role:
             children.append(("web", gunicorn(bind, options["web_workers"]), False))
         if worker_role:
@@ -104,6 +121,8 @@ class Command(BaseCommand):
                 children.append((name, process, True))
         pids = ", ".join(f"{name} pid {process.pid}" for name, process, _ in children)
         where = f" on http://{bind}/" if web_role else ""
+        for line in sign_in:
+            self.stdout.write(line)
         self.stdout.write(f"Gateway ({role}){where} ({pids}); Ctrl-C stops it.")
         self.stdout.flush()
 
@@ -145,6 +164,58 @@ class Command(BaseCommand):
             for name, code in ended:
                 self.stderr.write(f"The {name} process exited with status {code}; stopped the others.")
             sys.exit(1)
+
+
+def check_port(host, port):
+    """CommandError (one line naming --port) unless gunicorn can listen on host:port: checked before
+    anything starts, so a port in use is not a URL followed by gunicorn's retries."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):  # SO_REUSEADDR, as gunicorn binds
+            pass
+    except OSError as exc:
+        raise CommandError(
+            f"Cannot listen on {host}:{port} ({os.strerror(exc.errno) if exc.errno else exc}); "
+            "start on another port with --port, "
+            f"e.g. ./bin/start --port {port + 1}"
+        ) from None
+
+
+def shown_host(host):
+    """Where a browser on this machine reaches a server listening on ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+@transaction.atomic
+def create_demo_users():
+    """The demo's operator and tenant member (DEMO_USERS), each created once; a user that exists
+    is left as it is, except that the member joins the demo tenant if it left. Returns
+    {username: password} for the users created now: the only time their passwords are known."""
+    User = get_user_model()
+    tenant = Tenant.objects.get(name=DEMO_TENANT)
+    created = {}
+    for username, _what, staff, role in DEMO_USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(username, password=password, is_staff=staff, is_superuser=staff)
+            created[username] = password
+        if role is not None:
+            Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role})
+    return created
+
+
+def demo_sign_in(url):
+    """create_demo_users(), and the lines that say where and as whom to sign in."""
+    passwords = create_demo_users()
+    lines = [f"Sign in at {url} as:"]
+    for username, what, _staff, _role in DEMO_USERS:
+        if username in passwords:
+            lines.append(f"  {username} / {passwords[username]}  ({what}; the password is shown only this once)")
+        else:
+            lines.append(f"  {username}  ({what}; exists already, its password is not shown again)")
+    lines.append("Set a new password with: .venv/bin/python manage.py changepassword USERNAME")
+    return lines
 
 
 def gunicorn(bind, workers):

@@ -1,0 +1,126 @@
+"""First run: ``manage.py serve --demo`` (what ``./bin/start --demo`` runs) on an empty SQLite database
+creates an operator and a demo member once, prints where to sign in and their passwords that one time,
+and a port already in use is a one-line error naming ``--port``, before anything starts."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from django.conf import settings
+
+from tests.helpers import free_port
+
+
+def serve_env(tmp_path):
+    """A fresh install: its own var/ directory (SQLite, media), none of this test run's database settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_", "GATEWAY_", "DJANGO_"))}
+    env["GATEWAY_VAR_DIR"] = str(tmp_path / "var")
+    return env
+
+
+def start(env, port):
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--demo", "--port", str(port), "--web-workers", "1"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def read_until_started(process):
+    """The lines serve printed up to "Gateway (all) on ..."; fails if it exits first."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("Gateway (all) on "):
+            return lines
+    process.wait()
+    pytest.fail("serve exited early:\n" + "\n".join(lines))
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("serve did not stop within 40 s of Ctrl-C")
+
+
+def wait_for(url):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(f"{url}/login/", timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    pytest.fail(f"{url} did not answer within 60 s")
+
+
+def sign_in(url, username, password):
+    """Sign in through the real login form; returns the page the browser lands on."""
+    with httpx.Client(base_url=url, follow_redirects=True, timeout=10) as client:
+        form = client.get("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
+        data = {"username": username, "password": password, "csrfmiddlewaretoken": token}
+        return client.post("/login/", data=data)
+
+
+def test_demo_creates_the_users_once_and_prints_where_to_sign_in(tmp_path):
+    env, port = serve_env(tmp_path), free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start(env, port)
+    try:
+        lines = read_until_started(process)
+        wait_for(url)
+        assert f"Sign in at {url}/login/ as:" in lines
+        passwords = dict(re.findall(r"^  (\w+) / (\S+)  \(.*shown only this once\)$", "\n".join(lines), re.M))
+        assert sorted(passwords) == ["admin", "demo"]
+        assert "Set a new password with: .venv/bin/python manage.py changepassword USERNAME" in lines
+
+        operator = sign_in(url, "admin", passwords["admin"])
+        assert operator.url.path == "/staff/overview/" and "Channels" in operator.text
+        member = sign_in(url, "demo", passwords["demo"])
+        assert member.url.path == "/tasks/" and "Demo tenant" in member.text
+    finally:
+        stop(process)
+
+    # A second start: the users exist, so no password is printed (nor changed).
+    process = start(env, port)
+    try:
+        lines = read_until_started(process)
+        wait_for(url)
+        output = "\n".join(lines)
+        assert "  admin  (operator (staff pages); exists already, its password is not shown again)" in lines
+        assert "  demo  (owner of the demo tenant; exists already, its password is not shown again)" in lines
+        assert not any(password in output for password in passwords.values())
+        assert sign_in(url, "demo", passwords["demo"]).url.path == "/tasks/"
+    finally:
+        stop(process)
+
+
+def test_a_port_in_use_is_one_line_naming_port_before_anything_starts(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--demo", "--port", str(port)],
+            cwd=settings.BASE_DIR,
+            env=serve_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--port" in lines[0] and f"127.0.0.1:{port}" in lines[0], result.stderr
+    assert not list(tmp_path.glob("var/*.sqlite3"))  # nothing was migrated or started
