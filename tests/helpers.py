@@ -73,6 +73,23 @@ def sign_in(page, live_server, username, password):
 # --- tasks ------------------------------------------------------------------------------------
 
 
+def post_openai(api, **body):
+    """``POST /v1/videos`` with ``body`` as JSON; the response."""
+    return api.post("/v1/videos", body, format="json")
+
+
+def post_unified(api, **body):
+    """``POST /v1/video/generations`` with ``body`` as JSON; the response."""
+    return api.post("/v1/video/generations", body, format="json")
+
+
+def task_of(response):
+    """The task a successful create answered with (its ``id``, or the unified route's ``task_id``)."""
+    assert response.status_code in (200, 201), response.content
+    body = response.json()
+    return VideoTask.objects.get(public_id=body.get("id") or body["task_id"])
+
+
 def submit(api, model="sandbox-video", prompt="a cat on a skateboard", seconds="5"):
     """Create a video through ``POST /v1/videos`` and return its task row."""
     response = api.post("/v1/videos", {"model": model, "prompt": prompt, "seconds": seconds}, format="json")

@@ -12,7 +12,9 @@ from channels.adaptors.base import COMPLETED, CallContext, Plan, TaskRef, Vendor
 from channels.adaptors.kling import adaptor, jwt_token
 from channels.canonical import CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, drive, ledger_sum, task_of
+from tests.helpers import post_openai as openai
+from tests.helpers import post_unified as unified
 from tests.simulators.kling import KlingSimulator
 from videos.models import VideoTask
 
@@ -60,19 +62,6 @@ def run(ctx, request, model):
 
 def sent(sim):
     return sim.calls("POST")[-1]
-
-
-def openai(api, **body):
-    return api.post("/v1/videos", body, format="json")
-
-
-def unified(api, **body):
-    return api.post("/v1/video/generations", body, format="json")
-
-
-def task_of(response):
-    assert response.status_code in (200, 201), response.content
-    return VideoTask.objects.get(public_id=response.json()["id"])
 
 
 def assert_refused(response, param, tenant):

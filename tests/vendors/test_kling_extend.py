@@ -11,7 +11,9 @@ from channels.adaptors.base import COMPLETED, CallContext, Lookup, TaskRef
 from channels.adaptors.kling import adaptor
 from channels.canonical import EDIT, EXTEND, CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, drive, ledger_sum, task_of
+from tests.helpers import post_openai as openai
+from tests.helpers import post_unified as unified
 from tests.simulators.kling import KlingSimulator
 from videos.models import VideoTask
 
@@ -43,20 +45,6 @@ def kling(db, sim):
     for model in MODELS:
         Price.objects.create(model=model, per_second=PRICE, resolution_multipliers={"1080p": "2"})
     return channel
-
-
-def openai(api, **body):
-    return api.post("/v1/videos", body, format="json")
-
-
-def unified(api, **body):
-    return api.post("/v1/video/generations", body, format="json")
-
-
-def task_of(response):
-    assert response.status_code in (200, 201), response.content
-    body = response.json()
-    return VideoTask.objects.get(public_id=body.get("id") or body["task_id"])
 
 
 def made(api, **body):
