@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -124,3 +125,16 @@ def test_a_port_in_use_is_one_line_naming_port_before_anything_starts(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--port" in lines[0] and f"127.0.0.1:{port}" in lines[0], result.stderr
     assert not list(tmp_path.glob("var/*.sqlite3"))  # nothing was migrated or started
+
+
+def test_a_port_freed_a_moment_later_is_waited_for():
+    """Started right after a stop, the previous run's last web worker may still hold the port for a
+    moment: serve tries it again for a few seconds instead of failing."""
+    from videos.management.commands.serve import check_port
+
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    threading.Timer(0.5, taken.close).start()
+    started = time.monotonic()
+    check_port("127.0.0.1", port, patience=10)
+    assert 0.4 < time.monotonic() - started < 10

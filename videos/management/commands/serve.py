@@ -12,6 +12,7 @@ an operator and a member of the demo tenant, printing their generated passwords 
 A port already in use is one line naming ``--port`` and exit status 1, before anything starts.
 """
 
+import errno
 import logging
 import os
 import secrets
@@ -40,6 +41,7 @@ DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
 # Seconds the children get to stop once asked; then what is left is killed. The poller gets a little
 # less for its polls in flight, so it has time to give back the tasks it claimed but did not start.
 SHUTDOWN_GRACE = 15
+PORT_PATIENCE = 3  # seconds a port in use is tried again before serve gives up (check_port)
 POLLER_GRACE = SHUTDOWN_GRACE - 5
 ROLES = ("all", "web", "worker")
 # pg_advisory_lock key held around migrate, so machines starting together apply migrations one at a time.
@@ -166,19 +168,26 @@ class Command(BaseCommand):
             sys.exit(1)
 
 
-def check_port(host, port):
+def check_port(host, port, patience=PORT_PATIENCE):
     """CommandError (one line naming --port) unless gunicorn can listen on host:port: checked before
-    anything starts, so a port in use is not a URL followed by gunicorn's retries."""
+    anything starts, so a port in use is not a URL followed by gunicorn's retries. A port in use is
+    tried again for ``patience`` seconds: started right after a stop, the last web worker of the
+    previous run may hold its listening socket for a moment after gunicorn's master has exited."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.create_server((host, port), family=family):  # SO_REUSEADDR, as gunicorn binds
-            pass
-    except OSError as exc:
-        raise CommandError(
-            f"Cannot listen on {host}:{port} ({os.strerror(exc.errno) if exc.errno else exc}); "
-            "start on another port with --port, "
-            f"e.g. ./bin/start --port {port + 1}"
-        ) from None
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with socket.create_server((host, port), family=family):  # SO_REUSEADDR, as gunicorn binds
+                return
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise CommandError(
+                f"Cannot listen on {host}:{port} ({os.strerror(exc.errno) if exc.errno else exc}); "
+                "start on another port with --port, "
+                f"e.g. ./bin/start --port {port + 1}"
+            ) from None
 
 
 def shown_host(host):
