@@ -121,6 +121,18 @@ def test_document_names_each_dialects_error_shape_and_keyless_callback():
     assert paths["/v1/videos"]["post"]["security"]
 
 
+def test_create_bodies_document_exactly_the_fields_the_gateway_reads():
+    """Any other field is a 400 unknown_parameter: the document says additionalProperties false and
+    lists every name (aliases included) that parsing accepts."""
+    from videos.api.parsing import BODY_FIELDS
+
+    schemas = documented()["components"]["schemas"]
+    for name, own in (("OpenAIVideoCreate", {"input_reference"}), ("UnifiedGenerationCreate", {"input_reference"})):
+        schema = schemas[name]
+        assert schema["additionalProperties"] is False
+        assert set(schema["properties"]) == BODY_FIELDS | own, name
+
+
 def test_docs_page_works_offline():
     page = Client().get("/docs")
     assert page.status_code == 200

@@ -14,13 +14,6 @@ from videos.models import VideoTask
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def source(api, sandbox):
-    task = drive(submit(api))
-    assert task.status == VideoTask.Status.COMPLETED
-    return task
-
-
 def openai(api, **body):
     return api.post("/v1/videos", {"model": "sandbox-video", "prompt": "go on", "seconds": "5", **body}, format="json")
 

@@ -4,13 +4,13 @@ from django.conf import settings
 from rest_framework.response import Response
 
 from channels import services as routing
-from channels.canonical import ImageInput
+from channels.canonical import OWN_VIDEO_RE, ImageInput
 
 from .. import cancel, content, services, signing
-from ..errors import INVALID, GatewayError, not_found
+from ..errors import INVALID, NOT_FOUND, GatewayError, not_found
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, build_request, media_fields
+from .parsing import as_int, as_metadata, as_text, body_fields, build_request
 
 
 def _timestamp(value):
@@ -55,6 +55,9 @@ def _remixed_from(task):
     return getattr(task, "remixed_from_public_id", None) or task.remixed_from.public_id
 
 
+REFERENCE_FIELDS = ("input_reference", "input_reference[image_url]")
+
+
 def _reference(data, files):
     """input_reference: an uploaded file, an image URL / data URI, or {"image_url": ...}."""
     if "input_reference" in files:
@@ -97,19 +100,26 @@ def create_request(data, files):
     model = as_text(data.get("model"), "model") or default_model()
     prompt = as_text(data.get("prompt"), "prompt", required=True)
     as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
-    return build_request(
-        model,
-        prompt,
-        {
-            "seconds": data.get("seconds"),
-            "size": data.get("size"),
-            "resolution": data.get("resolution"),
-            "image": _reference(data, files),
-            "reference_images": data.get("reference_images"),
-            **media_fields(data),
-        },
-        as_metadata(data.get("metadata")),
-    )
+    for name in files:
+        if name != "input_reference":
+            raise GatewayError(
+                400,
+                "unknown_parameter",
+                f"Unrecognized file field: {name}. The one file a create takes is input_reference (the first frame).",
+                param=name,
+            )
+    fields, metadata = body_fields(data, as_metadata(data.get("metadata")), own=REFERENCE_FIELDS)
+    reference = _reference(data, files)
+    if reference is not None:
+        if fields.get("image") not in (None, ""):
+            raise GatewayError(
+                400,
+                "conflicting_parameters",
+                "input_reference and image both give the first frame: send one of them.",
+                param="image",
+            )
+        fields["image"] = reference
+    return build_request(model, prompt, fields, metadata)
 
 
 class OpenAIView(DialectView):
@@ -230,3 +240,79 @@ class VideoRemix(OpenAIView):
         canonical = build_request(source.model, prompt, {"seconds": source.seconds, "size": source.size or None})
         task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, remix_of=source)
         return self.video_response(task)
+
+
+# The video an edit or extension works on, as the SDK sends it: {"id": ...} (multipart "video[id]"),
+# or as this gateway's other fields take it: "video_..." or {"video_id": ...}, or a URL (no source).
+VIDEO_FIELDS = ("video", "video[id]", "video[video_id]")
+
+
+def _source_video(data, files):
+    """The ``video`` of an edit or extension body: one of the caller's videos by id, or a URL."""
+    if "video" in files:
+        raise GatewayError(
+            400,
+            "unsupported_parameter",
+            "Uploading a video is not supported (vendors fetch videos by URL): name one of your completed "
+            'videos as {"id": "video_..."}, or give its URL. With the openai SDK: client.post("/videos/edits", '
+            'body={"video": {"id": ...}, "prompt": ...}, cast_to=openai.types.Video).',
+            param="video",
+        )
+    value = data.get("video")
+    if isinstance(value, dict):
+        value = value.get("id") or value.get("video_id") or value.get("url")
+    value = value or data.get("video[id]") or data.get("video[video_id]")
+    if not isinstance(value, str) or not value.strip():
+        raise GatewayError(
+            400,
+            "missing_video",
+            '\'video\' is required: the completed video to work on, as {"id": "video_..."}.',
+            param="video",
+        )
+    return value.strip()
+
+
+def own_video_request(view, data, files, field):
+    """The canonical request of ``POST /v1/videos/edits`` (``field`` video) or ``/v1/videos/extensions``
+    (``field`` first_clip): the prompt, and the video given as that field. The model is the source
+    video's unless the body names one (the SDK cannot; extra_body can), or for a URL the default."""
+    reference = _source_video(data, files)
+    model = as_text(data.get("model"), "model")
+    if OWN_VIDEO_RE.match(reference):
+        source = view.find_task(reference)
+        if source is None:
+            raise GatewayError(
+                404, "video_not_found", f"No video '{reference}' exists for this key.", param="video", kind=NOT_FOUND
+            )
+        model = model or source.model
+    model = model or default_model()
+    prompt = as_text(data.get("prompt"), "prompt", required=True)
+    rest = {key: data.get(key) for key in data if key not in VIDEO_FIELDS}
+    fields, metadata = body_fields(rest, as_metadata(data.get("metadata")))
+    if fields.get(field) not in (None, ""):
+        raise GatewayError(
+            400, "conflicting_parameters", f"'video' is the video to work on here: leave '{field}' out.", param=field
+        )
+    fields[field] = reference
+    return build_request(model, prompt, fields, metadata)
+
+
+class VideoEdits(OpenAIView):
+    """``POST /v1/videos/edits`` (the SDK's ``videos.edit``): a new video, one of yours edited as the
+    prompt says, on the channel that made it (videos.services._with_own_videos)."""
+
+    field = "video"
+
+    def post(self, request):
+        canonical = own_video_request(self, self.body(), request.FILES, self.field)
+        task = services.create_task(
+            api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+        )
+        return self.video_response(task)
+
+
+class VideoExtensions(VideoEdits):
+    """``POST /v1/videos/extensions`` (the SDK's ``videos.extend``): a new video continuing one of yours
+    (``seconds``: the length the vendor adds, where the vendor lets it be chosen)."""
+
+    field = "first_clip"

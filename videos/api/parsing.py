@@ -148,12 +148,12 @@ def as_metadata(value, param="metadata"):
     return value
 
 
-def _merge(fields, metadata):
+def _merge(fields, metadata, where="metadata.", lifted=LIFTED):
     """Top-level fields win; metadata fills gaps; a conflicting duplicate is refused."""
     merged = dict(fields)
     extra = {}
     for key, value in metadata.items():
-        target = LIFTED.get(key)
+        target = lifted.get(key)
         if target is None:
             extra[key] = value
             continue
@@ -164,8 +164,8 @@ def _merge(fields, metadata):
             merged[target] = value
         elif str(current) != str(value):
             raise RequestInvalid(
-                f"metadata.{key} ({value!r}) conflicts with the request's {target} ({current!r})",
-                f"metadata.{key}",
+                f"{where}{key} ({value!r}) conflicts with the request's {target} ({current!r})",
+                f"{where}{key}",
                 "conflicting_parameters",
             )
     return merged, extra
@@ -286,6 +286,57 @@ def media_fields(data):
         "video": data.get("video") or data.get("video_url"),
         "generate_audio": generate_audio,
     }
+
+
+# The top level of a unified or OpenAI create body. Besides model, prompt, n and metadata: every
+# generic name metadata may carry (LIFTED, so "duration" and "seconds" work in both dialects; not
+# MiniMax's own subject_reference, which stays in metadata), new-api's ``images`` and ``mode``, and
+# two fields new-api documents that change nothing here (``user``, ``response_format``). Any other
+# field is refused, naming it: a field the gateway dropped would be a video the client did not ask
+# for, and paid for.
+TOP_LEVEL_ALIASES = {"images": "reference_images"}
+MEDIA_NAMES = frozenset(
+    {"reference_videos", "reference_video_urls", "audio", "audio_url", "audio_urls", "driving_audio"}
+    | {"first_clip", "video", "video_url", "generate_audio"}
+)
+GENERIC_NAMES = frozenset(LIFTED) - MEDIA_NAMES - {"subject_reference"}
+BODY_FIELDS = frozenset(
+    {"model", "prompt", "n", "metadata", "mode", "user", "response_format"}
+    | GENERIC_NAMES
+    | MEDIA_NAMES
+    | set(TOP_LEVEL_ALIASES)
+)
+
+
+def body_fields(data, metadata, own=(), aliases=None):
+    """The canonical fields of a unified or OpenAI create body's top level (BODY_FIELDS, the dialect's
+    ``aliases`` of canonical fields, and its ``own`` names, which it reads itself), and its metadata
+    with a top-level ``mode`` (a vendor field) added. Refuses a field it does not know, and two names
+    of one field that disagree."""
+    aliases = {**TOP_LEVEL_ALIASES, **(aliases or {})}
+    for key in data:
+        if key not in BODY_FIELDS and key not in own and key not in aliases:
+            raise RequestInvalid(
+                f"Unrecognized request argument supplied: {key[:100]}. Vendor-specific fields go in 'metadata'.",
+                key[:100],
+                "unknown_parameter",
+            )
+    fields = {name: value for name, value in media_fields(data).items() if value is not None}
+    generic = {key: data.get(key) for key in sorted(GENERIC_NAMES) if key in data}
+    generic.update((key, data.get(key)) for key in aliases if key in data)
+    if isinstance(generic.get("images"), str):
+        raise RequestInvalid("'images' must be a list of images", "images")
+    fields, _ = _merge(fields, generic, where="", lifted={**LIFTED, **aliases})
+    mode = data.get("mode")
+    if mode not in (None, ""):
+        if metadata.get("mode") not in (None, "", mode):
+            raise RequestInvalid(
+                f"metadata.mode ({metadata['mode']!r}) conflicts with the request's mode ({mode!r})",
+                "metadata.mode",
+                "conflicting_parameters",
+            )
+        metadata = {**metadata, "mode": mode}
+    return fields, metadata
 
 
 def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):

@@ -102,6 +102,38 @@ MEDIA_PROPERTIES = {
 }
 
 
+# The top level both create dialects read (videos/api/parsing.py BODY_FIELDS); any other field is a
+# 400 unknown_parameter. Each alias is listed, pointing at the field it fills.
+GENERIC_PROPERTIES = {
+    "seconds": {**NUMBER_OR_TEXT, "description": 'Clip length in seconds, e.g. "5"; also "auto" where a model allows.'},
+    "duration": {**NUMBER_OR_TEXT, "description": "The same as seconds (new-api's name)."},
+    "size": text(description='"WIDTHxHEIGHT", e.g. "1280x720", or a resolution such as "720p".'),
+    "width": NUMBER_OR_TEXT,
+    "height": NUMBER_OR_TEXT,
+    "resolution": text(description='e.g. "720p".'),
+    "aspect_ratio": text(description='e.g. "16:9".'),
+    "fps": NUMBER_OR_TEXT,
+    "seed": NUMBER_OR_TEXT,
+    "negative_prompt": text(),
+    "image": {**IMAGE, "description": "The first frame."},
+    "last_frame": {**IMAGE, "description": "The last frame."},
+    "images": {"type": "array", "items": TAGGED_IMAGE, "description": "new-api's name for reference_images."},
+    "mode": text(description="The vendor's own mode, e.g. Kling std or pro: the same as metadata.mode."),
+    "user": text(description="Accepted for new-api clients; not used."),
+    "response_format": text(description="Accepted for new-api clients; not used."),
+}
+
+
+def _aliases():
+    """Every other name parsing accepts at the top level, each described as the field it fills."""
+    from .parsing import BODY_FIELDS, LIFTED
+
+    named = {"model", "prompt", "n", "metadata", *GENERIC_PROPERTIES, *MEDIA_PROPERTIES}
+    return {
+        name: {"description": f"The same as {LIFTED[name]}."} for name in sorted(BODY_FIELDS - named) if name in LIFTED
+    }
+
+
 def obj(properties, required=(), additional=True, **extra):
     schema = {"type": "object", "properties": properties, "additionalProperties": additional, **extra}
     if required:
@@ -109,6 +141,7 @@ def obj(properties, required=(), additional=True, **extra):
     return schema
 
 
+ALIASES = _aliases()
 TASK_STATUS = ["queued", "in_progress", "completed", "failed"]
 
 COMPONENTS = {
@@ -133,30 +166,76 @@ COMPONENTS = {
                 description="A model this key may use (GET /v1/models); default: GATEWAY_DEFAULT_VIDEO_MODEL."
             ),
             "prompt": text(),
-            "seconds": {**NUMBER_OR_TEXT, "description": 'Clip length, e.g. "4", "8", "12".'},
-            "size": text(description='"WIDTHxHEIGHT", e.g. "1280x720".'),
-            "resolution": text(description='e.g. "720p".'),
+            **GENERIC_PROPERTIES,
             "input_reference": {
                 "oneOf": [IMAGE, obj({"image_url": IMAGE}, required=("image_url",))],
-                "description": "The first frame: an image URL / data URI, or {image_url}.",
+                "description": "The first frame: an image URL / data URI, or {image_url}. Not with image.",
             },
             **MEDIA_PROPERTIES,
-            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+            "audio": {"type": "boolean", "description": "Vidu-style: the same as generate_audio."},
+            **ALIASES,
+            "n": {"const": 1},
+            "metadata": {**ANY_OBJECT, "description": "Vendor-specific fields; also an object as a JSON string."},
         },
         required=("prompt",),
+        additional=False,
     ),
     "OpenAIVideoCreateMultipart": obj(
         {
             "model": text(),
             "prompt": text(),
             "seconds": text(),
+            "duration": text(description="The same as seconds."),
             "size": text(),
             "resolution": text(),
+            "image": text(description="The first frame as a URL; not with input_reference."),
+            "mode": text(description="The vendor's own mode: the same as metadata.mode."),
             "input_reference": {"type": "string", "format": "binary", "description": "The first frame, uploaded."},
+            "metadata": text(description="Vendor-specific fields as a JSON object in a string."),
         },
         required=("prompt",),
     ),
     "OpenAIVideoRemix": obj({"prompt": text()}, required=("prompt",)),
+    # POST /v1/videos/edits and /extensions: the SDK's videos.edit / videos.extend (multipart,
+    # video[id]=...); JSON works too, and so does any field of a create (metadata included).
+    **{
+        name: obj(
+            {
+                "prompt": text(),
+                "video": {
+                    "oneOf": [
+                        obj({"id": text()}, required=("id",)),
+                        {"type": "string", "description": "One of your videos (video_...) or a URL."},
+                    ],
+                    "description": "The completed video to work on; the request goes to the channel that made it.",
+                },
+                **extension,
+                "model": text(description="Default: the source video's model."),
+                "metadata": ANY_OBJECT,
+            },
+            required=("prompt", "video", *extension),
+        )
+        for name, extension in (
+            ("OpenAIVideoEdit", {}),
+            (
+                "OpenAIVideoExtend",
+                {"seconds": text(description="The length to add, if the vendor allows.")},
+            ),
+        )
+    },
+    **{
+        f"{name}Multipart": obj(
+            {
+                "prompt": text(),
+                "video[id]": text(description="One of your completed videos."),
+                **extension,
+                "model": text(),
+                "metadata": text(description="Vendor-specific fields as a JSON object in a string."),
+            },
+            required=("prompt", "video[id]", *extension),
+        )
+        for name, extension in (("OpenAIVideoEdit", {}), ("OpenAIVideoExtend", {"seconds": text()}))
+    },
     "OpenAIVideo": obj(
         {
             "id": text(),
@@ -228,20 +307,16 @@ COMPONENTS = {
         {
             "model": text(),
             "prompt": text(),
-            "duration": NUMBER_OR_TEXT,
-            "size": text(),
-            "width": NUMBER_OR_TEXT,
-            "height": NUMBER_OR_TEXT,
-            "fps": NUMBER_OR_TEXT,
-            "seed": NUMBER_OR_TEXT,
+            **GENERIC_PROPERTIES,
+            "input_reference": {**IMAGE, "description": "The same as image (new-api accepts it here)."},
             "n": {"const": 1},
-            "image": IMAGE,
-            "images": {"type": "array", "items": IMAGE},
             **MEDIA_PROPERTIES,
             "audio": {"type": "boolean", "description": "Vidu-style: the same as generate_audio."},
+            **ALIASES,
             "metadata": ANY_OBJECT,
         },
         required=("model", "prompt"),
+        additional=False,
     ),
     "UnifiedGenerationCreated": obj(
         {
@@ -596,6 +671,20 @@ extend_schema_view(
         request=json_body("OpenAIVideoRemix"),
     ),
 )(openai.VideoRemix)
+for view, name, summary in (
+    (openai.VideoEdits, "OpenAIVideoEdit", "Edit one of your videos (SDK videos.edit)"),
+    (openai.VideoExtensions, "OpenAIVideoExtend", "Extend one of your videos (SDK videos.extend)"),
+):
+    extend_schema_view(
+        post=operation(
+            summary,
+            OPENAI,
+            {200: ref("OpenAIVideo")},
+            "OpenAIError",
+            request={"application/json": ref(name), "multipart/form-data": ref(f"{name}Multipart")},
+            parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        ),
+    )(view)
 extend_schema_view(
     get=extend_schema(
         summary="Download the video",

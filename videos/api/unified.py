@@ -5,13 +5,7 @@ from rest_framework.response import Response
 from .. import services, signing
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, build_request, media_fields
-
-
-def _images(data):
-    """new-api's ``images`` list, or the vocabulary's ``reference_images``."""
-    images = data.get("images")
-    return images if isinstance(images, list) else data.get("reference_images")
+from .parsing import as_int, as_metadata, as_text, body_fields, build_request
 
 
 def wire_status(task):
@@ -32,22 +26,9 @@ class Generations(UnifiedView):
         model = as_text(data.get("model"), "model", required=True)
         prompt = as_text(data.get("prompt"), "prompt", required=True)
         as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
-        canonical = build_request(
-            model,
-            prompt,
-            {
-                "seconds": data.get("duration"),
-                "size": data.get("size"),
-                "width": data.get("width"),
-                "height": data.get("height"),
-                "fps": data.get("fps"),
-                "seed": data.get("seed"),
-                "image": data.get("image"),
-                "reference_images": _images(data),
-                **media_fields(data),
-            },
-            as_metadata(data.get("metadata")),
-        )
+        # new-api's input_reference (a URL here) is the first frame, as in /v1/videos.
+        fields, metadata = body_fields(data, as_metadata(data.get("metadata")), aliases={"input_reference": "image"})
+        canonical = build_request(model, prompt, fields, metadata)
         task = services.create_task(
             api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
         )

@@ -8,8 +8,10 @@ from .base import unknown_route
 
 urlpatterns = [
     path("v1/videos", openai.VideoCollection.as_view()),
-    # Before the detail route, which would take "quote" for a video id.
+    # Before the detail route, which would take "quote", "edits" or "extensions" for a video id.
     path("v1/videos/quote", catalog.VideoQuote.as_view()),
+    path("v1/videos/edits", openai.VideoEdits.as_view()),
+    path("v1/videos/extensions", openai.VideoExtensions.as_view()),
     path("v1/videos/<str:video_id>", openai.VideoDetail.as_view()),
     path("v1/videos/<str:video_id>/content", openai.VideoContent.as_view(), name="video-content"),
     path("v1/videos/<str:video_id>/remix", openai.VideoRemix.as_view()),
