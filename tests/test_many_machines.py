@@ -282,13 +282,17 @@ def test_two_webs_and_two_workers_one_killed_midway(tmp_path, shared_redis, vend
     channel.save()
     Price.objects.create(model="sora-2", per_second=100_000)
 
-    def machine(name, role, port=None):
+    def machine(name, role, port=None, **variables):
         # Each machine reaches the vendor through its own address of it, which tells the vendor who asks.
-        env = machine_env(tmp_path, name, GATEWAY_QUEUE="redis", REDIS_URL=shared_redis, HTTP_PROXY=vendor.egress(name))
+        env = machine_env(
+            tmp_path, name, GATEWAY_QUEUE="redis", REDIS_URL=shared_redis, HTTP_PROXY=vendor.egress(name), **variables
+        )
         return Machine(name, role, env, tmp_path / f"{name}.log", port)
 
     webs = [machine("web1", "web", free_port()), machine("web2", "web", free_port())]
-    workers = [machine("worker1", "worker"), machine("worker2", "worker")]
+    # Each worker claims at most 3 tasks a round: the first to start cannot take all 12 at once, so
+    # both have a share however unevenly a loaded machine starts them.
+    workers = [machine(name, "worker", GATEWAY_POLL_CONCURRENCY="3") for name in ("worker1", "worker2")]
     machines = webs + workers
     doomed, survivor = workers
     started = time.monotonic()
