@@ -27,6 +27,7 @@ CREDENTIAL_LABELS = {
     "access_key_id": gettext_lazy("Access key ID"),
     "secret_access_key": gettext_lazy("Secret access key"),
     "access_token": gettext_lazy("Access token"),
+    "service_account_key_or_token": gettext_lazy("Service-account key (JSON) or access token"),
 }
 
 

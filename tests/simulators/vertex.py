@@ -6,13 +6,61 @@ bucket, downloaded from ``/{bucket}/{object}`` (Cloud Storage's URL shape) with 
 
 It takes what the Gemini API refuses (``generateAudio``, ``seed``, ``fps``, ``storageUri``…) and
 checks Veo's rules as the Gemini simulator does; extension takes ``video {gcsUri, mimeType}`` of a
-video it wrote."""
+video it wrote.
+
+With ``service_account`` (the public half of a key, see ``service_account_key()``) it is also Google's
+token endpoint, ``POST /token``: the JWT bearer grant, checked as Google checks it (RS256 signature by
+that key, ``iss``, ``aud`` = the token URL, the cloud-platform scope, ``iat``/``exp`` at most an hour
+apart and around now), answering ``invalid_grant`` otherwise. The tokens it issues expire after
+``token_ttl`` seconds (on the simulator's clock, ``time.time()``)."""
 
 import base64
+import json
 import re
+import time
+from functools import cache
+from urllib.parse import parse_qs
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .base import Response
 from .gemini import MODELS, GeminiSimulator, rpc_error
+
+SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@cache
+def _rsa_key(seed):
+    """An RSA key per ``seed``, made once per test run (2048-bit keys take a moment)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def service_account_key(token_uri, email="veo@proj-1.iam.gserviceaccount.com", seed="main"):
+    """(the key file's JSON text, the key's public half): what Google hands the operator, and what the
+    simulator verifies assertions with."""
+    key = _rsa_key(seed)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    document = {
+        "type": "service_account",
+        "project_id": "proj-1",
+        "private_key_id": f"kid-{seed}",
+        "private_key": pem,
+        "client_email": email,
+        "client_id": "1234567890",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+    }
+    return json.dumps(document, indent=2), key.public_key()
+
+
+def _b64decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
 
 PREFIX = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/google/models/(?P<model>[^/:]+)"
 
@@ -20,17 +68,74 @@ PREFIX = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publish
 class VertexSimulator(GeminiSimulator):
     vertex = True
 
-    def __init__(self, token="ya29.test-token", project="proj-1", location="us-central1"):
+    def __init__(self, token="ya29.test-token", project="proj-1", location="us-central1", token_ttl=3599):
         self.token, self.project, self.location = token, project, location
+        self.service_account = None  # (client_email, public key), set by a test
+        self.token_ttl = token_ttl
+        self.issued = {}  # access token -> expiry (Unix time)
         super().__init__()
 
+    @property
+    def token_url(self):
+        return f"{self.url}/token"
+
+    def grant(self, request):
+        """Google's token endpoint, for the JWT bearer grant only."""
+        form = {name: values[-1] for name, values in parse_qs(request.body.decode()).items()}
+        if form.get("grant_type") != JWT_GRANT:
+            return Response(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+        problem = self._assertion_problem(form.get("assertion", ""))
+        if problem:
+            return Response(400, {"error": "invalid_grant", "error_description": problem})
+        token = f"ya29.sim-{self.next_id()}"
+        self.issued[token] = time.time() + self.token_ttl
+        return Response(200, {"access_token": token, "expires_in": self.token_ttl, "token_type": "Bearer"})
+
+    def _assertion_problem(self, assertion):
+        if self.service_account is None:
+            return "Invalid JWT Signature."
+        email, public_key = self.service_account
+        try:
+            header_part, claims_part, signature_part = assertion.split(".")
+            header, claims = json.loads(_b64decode(header_part)), json.loads(_b64decode(claims_part))
+            signature = _b64decode(signature_part)
+        except ValueError:
+            return "Invalid JWT: the assertion is not a JWT."
+        if header.get("alg") != "RS256":
+            return "Invalid JWT: alg must be RS256."
+        try:
+            public_key.verify(signature, f"{header_part}.{claims_part}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return "Invalid JWT Signature."
+        now = time.time()
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if claims.get("iss") != email:
+            return "Invalid email or User ID"
+        if claims.get("aud") != self.token_url:
+            return "Invalid JWT: Failed audience check."
+        if SCOPE not in str(claims.get("scope") or "").split():
+            return "Invalid OAuth scope or ID token audience provided."
+        if not isinstance(iat, int) or not isinstance(exp, int) or not (0 < exp - iat <= 3600):
+            return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."
+        if iat > now + 300 or exp < now - 300:
+            return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."
+        return None
+
+    def _authorized(self, request):
+        header = request.headers.get("authorization") or ""
+        token = header.removeprefix("Bearer ")
+        if header == f"Bearer {self.token}":
+            return True
+        return header.startswith("Bearer ") and self.issued.get(token, 0) > time.time()
+
     def setup_routes(self):
+        self.route("POST", r"/token", self.grant)
         self.route("POST", PREFIX + r":predictLongRunning", self.vertex_create)
         self.route("POST", PREFIX + r":fetchPredictOperation", self.fetch)
         self.route("GET", r"/(?P<bucket>[a-z0-9._-]+)/(?P<path>.+\.mp4)", self.download_object)
 
     def _denied(self, request):
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        if not self._authorized(request):
             return rpc_error(
                 401,
                 "UNAUTHENTICATED",
@@ -95,7 +200,7 @@ class VertexSimulator(GeminiSimulator):
         return Response(200, body)
 
     def download_object(self, request, bucket, path):
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        if not self._authorized(request):
             return Response(401, {"error": {"code": 401, "message": "Anonymous caller does not have access."}})
         op = path.rsplit("/", 2)[-2]
         task = self.tasks.get(op)
