@@ -169,7 +169,7 @@ class VertexVeo(GeminiVeo):
     vendor = "vertex"
     label = "Google Veo (Vertex AI)"
     default_base_url = "https://us-central1-aiplatform.googleapis.com/v1/projects/PROJECT_ID/locations/us-central1"
-    credential_format = gettext_lazy("a service-account key (JSON) or an OAuth access token")
+    credential_format = gettext_lazy("Service-account key (JSON) or OAuth access token")
     credential_fields = ("service_account_key_or_token",)
     known_models = tuple(MODELS)
     takes_vertex_parameters = True
