@@ -138,3 +138,56 @@ def test_a_port_freed_a_moment_later_is_waited_for():
     started = time.monotonic()
     check_port("127.0.0.1", port, patience=10)
     assert 0.4 < time.monotonic() - started < 10
+
+
+def alive(pids):
+    """Those of ``pids`` still running (zombies are not)."""
+    running = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    running.append(pid)
+        except OSError:
+            pass
+    return running
+
+
+def children_of(pid):
+    """The pids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if entry.isdigit() and int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_stop_leaves_no_web_process_behind_even_a_frozen_one(tmp_path):
+    """Whatever of gunicorn does not stop in time (here its master and worker, frozen) is killed with
+    its process group when serve stops: no worker is left holding the port."""
+    env, port = serve_env(tmp_path), free_port()
+    process = start(env, port)
+    try:
+        lines = read_until_started(process)
+        wait_for(f"http://127.0.0.1:{port}")
+        web = int(re.search(r"web pid (\d+)", lines[-1])[1])
+        frozen = [web, *children_of(web)]
+        assert len(frozen) >= 2  # the master and its worker
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+    finally:
+        stop(process)
+    deadline = time.monotonic() + 10
+    while alive(frozen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftover = alive(frozen)
+    for pid in leftover:  # not to leave them running after a failure
+        os.kill(pid, signal.SIGKILL)
+    assert leftover == []
+    assert process.returncode == 0
+    with socket.create_server(("127.0.0.1", port)):  # nothing holds the port
+        pass

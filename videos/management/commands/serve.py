@@ -9,7 +9,12 @@ Migrations: ``web`` and ``all`` apply them, one machine at a time (a PostgreSQL 
 
 ``--demo`` also applies config/demo.json (the demo tenant and the sandbox channel) and creates, once,
 an operator and a member of the demo tenant, printing their generated passwords that one time.
-A port already in use is one line naming ``--port`` and exit status 1, before anything starts.
+A port already in use is one line naming ``--port`` and exit status 1, before anything starts (it is
+tried again for a few seconds first: a restart right after a stop must not trip on the last one).
+
+Stopping (SIGTERM or Ctrl-C): each child, the leader of its own process group, is asked to stop and
+given SHUTDOWN_GRACE seconds; then its whole group is killed, so no web worker or cluster process
+outlives serve.
 """
 
 import errno
@@ -43,6 +48,7 @@ DEMO_FILE = Path(settings.BASE_DIR) / "config" / "demo.json"
 SHUTDOWN_GRACE = 15
 PORT_PATIENCE = 3  # seconds a port in use is tried again before serve gives up (check_port)
 POLLER_GRACE = SHUTDOWN_GRACE - 5
+WEB_GRACE = SHUTDOWN_GRACE - 5  # gunicorn's --graceful-timeout: it kills a worker still busy after this
 ROLES = ("all", "web", "worker")
 # pg_advisory_lock key held around migrate, so machines starting together apply migrations one at a time.
 MIGRATION_LOCK = 0x6761_7465_7761_79  # "gateway"
@@ -103,11 +109,12 @@ class Command(BaseCommand):
         # (prometheus-client multiprocess).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics.fresh_multiproc_dir())
 
-        children = []  # (name, process, in its own process group)
+        children = []  # (name, process), each process the leader of its own process group
+        # Each child in its own process group, so stopping it also reaches the processes it forks
+        # (gunicorn's workers, the cluster's): none outlives serve, or holds the port after it.
         if web_role:
-            children.append(("web", gunicorn(bind, options["web_workers"]), False))
+            children.append(("web", gunicorn(bind, options["web_workers"])))
         if worker_role:
-            # Each in its own process group, so stopping it also reaches the processes it forks.
             # The poller polls due tasks from its start; the cluster runs deliveries, webhooks
             # and the scheduled tick.
             # Beside a poller the scheduled tick makes one round of claims and returns: a tick that
@@ -120,8 +127,8 @@ class Command(BaseCommand):
                 process = subprocess.Popen(
                     [sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, start_new_session=True, env=env
                 )
-                children.append((name, process, True))
-        pids = ", ".join(f"{name} pid {process.pid}" for name, process, _ in children)
+                children.append((name, process))
+        pids = ", ".join(f"{name} pid {process.pid}" for name, process in children)
         where = f" on http://{bind}/" if web_role else ""
         for line in sign_in:
             self.stdout.write(line)
@@ -134,7 +141,7 @@ class Command(BaseCommand):
             if stopping:  # once: a second SIGTERM makes django-q2's cluster hang on its way out
                 return
             stopping.append(True)
-            for _, process, _ in children:
+            for _, process in children:
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
 
@@ -143,7 +150,7 @@ class Command(BaseCommand):
         ended = []
         try:
             while not stopping:
-                ended = [(name, process.returncode) for name, process, _ in children if process.poll() is not None]
+                ended = [(name, process.returncode) for name, process in children if process.poll() is not None]
                 if ended:
                     break
                 time.sleep(0.5)
@@ -152,20 +159,27 @@ class Command(BaseCommand):
             # The poller finishes its polls in flight, the cluster its jobs; after the grace period
             # what is left is killed: the tasks it had claimed are polled again when their lease ends.
             deadline = time.monotonic() + SHUTDOWN_GRACE
-            for name, process, own_group in children:
+            for name, process in children:
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     log.warning("The %s process did not stop within %s s; killing it", name, SHUTDOWN_GRACE)
-                    if own_group:
-                        os.killpg(process.pid, signal.SIGKILL)
-                    else:
-                        process.kill()
-                    process.wait()
+                # Its whole group: what is still running, or what it forked and left behind (a web
+                # worker stuck on its way out would hold the port).
+                kill_group(process.pid)
+                process.wait()
         if ended:  # a child ended on its own: say so, and exit non-zero (a supervisor restarts us)
             for name, code in ended:
                 self.stderr.write(f"The {name} process exited with status {code}; stopped the others.")
             sys.exit(1)
+
+
+def kill_group(pgid):
+    """SIGKILL every process left in the process group ``pgid`` (none left is fine)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def check_port(host, port, patience=PORT_PATIENCE):
@@ -246,9 +260,12 @@ def gunicorn(bind, workers):
             "8",
             "--timeout",
             "300",
+            "--graceful-timeout",
+            str(WEB_GRACE),
             "--access-logfile",
             "-",
-        ]
+        ],
+        start_new_session=True,
     )
 
 
