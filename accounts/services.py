@@ -338,4 +338,11 @@ def release(task, note=""):
 
 
 def format_units(amount):
-    return f"${amount / settings.GATEWAY_UNITS_PER_USD:,.6f}".rstrip("0").rstrip(".")
+    """Units as dollars, exactly (integer arithmetic, no float), always with cents and with more
+    decimals only where the amount has them: 1500000 -> "$1.50", 5000 -> "$0.005", -50000 -> "-$0.05"."""
+    amount = int(amount)
+    per_usd = settings.GATEWAY_UNITS_PER_USD
+    whole, rest = divmod(abs(amount), per_usd)
+    digits = len(str(per_usd - 1))  # 6 for a million units per dollar
+    cents = f"{rest:0{digits}d}".rstrip("0").ljust(2, "0") if digits >= 2 else "00"
+    return f"{'-' if amount < 0 else ''}${whole:,}.{cents}"

@@ -17,6 +17,8 @@ from .models import Channel, Price
 # Words that read better in capitals when a credential field name becomes a label.
 _LABEL_WORDS = {"api": "API", "id": "ID", "ak": "AK", "sk": "SK"}
 NO_MODELS = gettext_lazy("Name at least one model this channel serves.")
+PRIORITY_LIMIT = 1000  # a channel's priority is -1000..1000
+WEIGHT_LIMIT = 1000  # and its weight 0..1000
 
 
 # The credential parts the adaptors ask for (Adaptor.credential_fields), as labels.
@@ -51,6 +53,20 @@ def parse_model_list(text):
         if name not in names:
             names.append(name)
     return names
+
+
+def describe_base_url(entry):
+    """One of an adaptor's known_base_urls as help text. An entry is a plain URL, or a tuple of the URL
+    and what it is (DashScope: ``(url, "Singapore (international)")``), shown as "label: url"; the URL
+    is told apart by its scheme, so the order within the tuple does not matter."""
+    if isinstance(entry, str):
+        return entry
+    parts = [str(part) for part in entry if part]
+    urls = [part for part in parts if "://" in part] or parts[:1]
+    labels = [part for part in parts if part not in urls]
+    if not labels:
+        return ", ".join(urls)
+    return _("%(label)s: %(url)s") % {"label": ", ".join(labels), "url": ", ".join(urls)}
 
 
 def _invalid_json(exc):
@@ -137,13 +153,21 @@ class ChannelForm(forms.Form):
             "Optional: one 'requested = upstream' per line (or a JSON object) when the vendor's name differs."
         ),
     )
+    # Bounded so that a typo is a form error, not a number the database column cannot hold. Routing
+    # (channels.services.candidates) only orders priorities and compares weights within one, so a
+    # thousand steps either way is more than any set of channels needs.
     priority = forms.IntegerField(
-        label=gettext_lazy("Priority"), initial=0, help_text=gettext_lazy("Higher is tried first.")
+        label=gettext_lazy("Priority"),
+        initial=0,
+        min_value=-PRIORITY_LIMIT,
+        max_value=PRIORITY_LIMIT,
+        help_text=gettext_lazy("Higher is tried first."),
     )
     weight = forms.IntegerField(
         label=gettext_lazy("Weight"),
         initial=1,
         min_value=0,
+        max_value=WEIGHT_LIMIT,
         help_text=gettext_lazy("Share of traffic among channels of one priority."),
     )
     options = forms.CharField(
@@ -173,7 +197,7 @@ class ChannelForm(forms.Form):
         self.fields["base_url"].widget.attrs["placeholder"] = adaptor.default_base_url
         if adaptor.known_base_urls:  # regional and workspace endpoints the vendor offers
             self.fields["base_url"].help_text = _("Blank: the vendor's default. Also: %(urls)s") % {
-                "urls": "; ".join(adaptor.known_base_urls)
+                "urls": "; ".join(describe_base_url(entry) for entry in adaptor.known_base_urls)
             }
         if adaptor.known_models:
             # An example, never a value: the placeholder says so ("e.g. kling-v2-6, kling-v2-1").

@@ -373,7 +373,10 @@ def price_list(request):
 def price_edit(request, pk=None):
     price = get_object_or_404(Price, pk=pk) if pk is not None else Price()
     before = _price_facts(price)
-    form = PriceForm(request.POST or None, instance=price, initial={"model": request.GET.get("model", "")})
+    # ?model= (the price list's "unpriced" links) fills in a new price's model; an existing price
+    # shows its own, as initial would override the instance's value.
+    initial = {"model": request.GET.get("model", "")} if price.pk is None else None
+    form = PriceForm(request.POST or None, instance=price, initial=initial)
     preview = price_preview(price) if price.pk else None
     if request.method == "POST" and form.is_valid():
         if "preview" in request.POST:

@@ -45,3 +45,6 @@ if not getattr(wsgi.Response.default_headers, "patched", False):
     wsgi.Response.default_headers = _without_server(wsgi.Response.default_headers)
 
 logger_class = RedactingLogger
+# No control socket (gunicorn 27's ~/.gunicorn/gunicorn.ctl): nothing here uses it, and two gateways on
+# one machine (two ports, or tests) would take each other's.
+control_socket_disable = True

@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    "config.middleware.NulGuardMiddleware",  # pages: a NUL in the path, query or form is a 400, not a 500
     "config.errors.NotFoundPageMiddleware",  # DEBUG: the product's 404 page, not Django's list of URL patterns
 ]
 

@@ -46,9 +46,10 @@ def ledger_sum(tenant):
 # --- clients ----------------------------------------------------------------------------------
 
 
-def client_for(api_key=None):
-    """An API client sending ``api_key`` (an ApiKey with ``.plaintext``) as a Bearer key; none without."""
-    client = APIClient()
+def client_for(api_key=None, **defaults):
+    """An API client sending ``api_key`` (an ApiKey with ``.plaintext``) as a Bearer key; none without.
+    ``defaults``: headers for every request, as WSGI environ names (``HTTP_X_...``)."""
+    client = APIClient(**defaults)
     if api_key is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.plaintext}")
     return client
@@ -81,6 +82,33 @@ def post_openai(api, **body):
 def post_unified(api, **body):
     """``POST /v1/video/generations`` with ``body`` as JSON; the response."""
     return api.post("/v1/video/generations", body, format="json")
+
+
+# The names a client may give a canonical field at the top level of a create body (besides its own).
+# An error about the field names it as the client did (videos.api.parsing.in_client_terms).
+CLIENT_NAMES = {
+    "seconds": ("duration",),
+    "image": ("input_reference", "img_url", "image_url", "first_frame_url", "first_frame_image"),
+    "last_frame": ("image_tail", "last_frame_url", "last_frame_image"),
+    "reference_images": ("images",),
+    "reference_videos": ("reference_video_urls",),
+    "audio": ("audio_url", "audio_urls", "driving_audio"),
+    "video": ("video_url",),
+}
+
+
+def as_sent(param, body):
+    """``param`` (a canonical field, e.g. "seconds" or "audio[0]") as an error names it for a create
+    ``body``: by the name the body gave that field ("duration", "audio_url[0]")."""
+    base, rest = param, ""
+    for mark in (".", "["):
+        if mark in base:
+            base, tail = base.split(mark, 1)
+            rest = mark + tail + rest
+    if base in body:
+        return param
+    given = [name for name in CLIENT_NAMES.get(base, ()) if name in body]
+    return given[0] + rest if len(given) == 1 else param
 
 
 def task_of(response):

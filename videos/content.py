@@ -9,13 +9,13 @@ the status and Content-Length are decided before any byte is sent: a vendor that
 import os
 import re
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.http import http_date
 
 from channels import http
 from channels.adaptors.base import AdaptorError
 
-from .errors import UPSTREAM, GatewayError
+from .errors import INVALID, UPSTREAM, GatewayError
 from .storage import content_source
 
 CHUNK = 64 * 1024
@@ -35,6 +35,17 @@ def respond(request, task):
 
 def _unavailable(message):
     return GatewayError(502, "vendor_content_unavailable", message, kind=UPSTREAM)
+
+
+def range_not_satisfiable(size):
+    """416 for a Range outside the video, with its size (``Content-Range: bytes */size``, where known)
+    and a JSON body in the /v1/videos error shape (the route the content is served on)."""
+    message = "The requested Range is outside the video" + (f" ({size} bytes)." if size is not None else ".")
+    error = {"message": message, "type": INVALID, "param": "Range", "code": "range_not_satisfiable"}
+    response = JsonResponse({"error": error}, status=416)
+    if size is not None:
+        response["Content-Range"] = f"bytes */{size}"
+    return response
 
 
 def parse_range(header, size):
@@ -88,9 +99,7 @@ def file_response(request, path, content_type, filename, size=None):
         byte_range = parse_range(request.headers.get("Range"), size)
     except ValueError:
         handle.close()
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        return range_not_satisfiable(size)
     if byte_range and request.headers.get("If-Range") not in (None, etag):
         byte_range = None
     start, end = byte_range or (0, size - 1)
@@ -126,7 +135,7 @@ def relay_response(request, source, filename):
         status = upstream.status_code
         upstream.close()
         if status == 416:
-            return HttpResponse(status=416)
+            return range_not_satisfiable(None)
         raise _unavailable(f"The vendor no longer serves this video (HTTP {status}).")
 
     def body():

@@ -329,6 +329,10 @@ def task_video(request, public_id):
 
 # --- Playground ----------------------------------------------------------------------------
 
+# The values of the playground's two submit buttons (templates/videos/playground.html, name="action").
+PLAYGROUND_QUOTE, PLAYGROUND_CREATE = "quote", "create"
+PLAYGROUND_ACTIONS = (PLAYGROUND_QUOTE, PLAYGROUND_CREATE)
+
 
 def _playground_request(form):
     """The canonical request of a valid playground form, as the API dialects build it."""
@@ -343,10 +347,16 @@ def playground(request):
     "dashboard", with the key the member picked) and opens its task page, which plays it when done."""
     form = PlaygroundForm(request.POST or None, request.FILES or None, tenant=request.tenant)
     quote = None
-    if request.method == "POST" and form.is_valid():
+    status = 200
+    action = request.POST.get("action")
+    if request.method == "POST" and action not in PLAYGROUND_ACTIONS:
+        # Only the two buttons' values do anything: any other POST creates nothing and holds nothing.
+        form.add_error(None, _("Choose Preview price or Generate video."))
+        status = 400
+    elif request.method == "POST" and form.is_valid():
         try:
             canonical = _playground_request(form)
-            if request.POST.get("action") == "quote":
+            if action == PLAYGROUND_QUOTE:
                 canonical, _candidates, plan, amount = services.plan_request(form.api_key, canonical)
                 quote = {"amount": amount, "seconds": plan.seconds, "size": plan.size, "resolution": plan.resolution}
             else:
@@ -361,6 +371,7 @@ def playground(request):
         request,
         "videos/playground.html",
         {"nav": "playground", "form": form, "quote": quote, "has_keys": bool(form.keys)},
+        status=status,
     )
 
 

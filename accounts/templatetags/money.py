@@ -1,11 +1,11 @@
 """Template filters for money, durations and JSON on every dashboard page."""
 
 import json
-from decimal import Decimal
 
 from django import template
-from django.conf import settings
 from django.utils.translation import gettext as _
+
+from accounts.services import format_units
 
 register = template.Library()
 
@@ -16,11 +16,7 @@ def usd(amount):
     1500000 -> "$1.50", 5000 -> "$0.005", -50000 -> "-$0.05", 0 -> "$0.00"; nothing -> "—"."""
     if amount is None or amount == "":
         return "—"
-    amount = int(amount)
-    dollars = Decimal(abs(amount)) / settings.GATEWAY_UNITS_PER_USD
-    whole, cents = f"{dollars:,.6f}".split(".")
-    cents = cents.rstrip("0").ljust(2, "0")
-    return f"{'-' if amount < 0 else ''}${whole}.{cents}"
+    return format_units(amount)
 
 
 @register.filter

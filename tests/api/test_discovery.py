@@ -2,6 +2,7 @@
 POST /v1/videos/quote answers the hold without creating anything, and a finished video reports its
 real duration and picture size (read from the stored MP4 when the vendor does not say)."""
 
+import openai
 import pytest
 from django.test import override_settings
 from openai import OpenAI
@@ -110,6 +111,19 @@ def test_openai_sdk_lists_models(live_server, key, sandbox, unpriced):
     assert sorted(model.id for model in models) == ["sandbox-fail", "sandbox-video"]
     assert models[0].object == "model" and models[0].owned_by == "sandbox"
     assert models[0].model_extra["capabilities"]["durations"] == sorted(DURATIONS)
+    one = client.models.retrieve("sandbox-video")
+    assert one.id == "sandbox-video" and one.owned_by == "sandbox"
+    assert one.model_extra == next(m for m in models if m.id == "sandbox-video").model_extra
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.models.retrieve("sandbox-unpriced")  # served, but not priced: not usable, as in the list
+    assert missing.value.code == "model_not_found"
+
+
+def test_one_model_respects_the_key_allowlist(tenant, sandbox, sora):
+    narrow = narrow_client(tenant, ["sora-2"])
+    assert narrow.get("/v1/models/sora-2").json()["id"] == "sora-2"
+    response = narrow.get("/v1/models/sandbox-video")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
 
 
 # --- POST /v1/videos/quote -----------------------------------------------------------------------

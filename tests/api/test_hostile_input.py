@@ -274,3 +274,12 @@ def test_wrong_methods_are_in_the_dialect_shape(api, method, path, route, status
     response = api.generic(method, path)
     assert response.status_code == status, response.content
     assert ROUTES[route][2](response.json())
+
+
+@pytest.mark.parametrize("route", ["openai", "unified"])
+@pytest.mark.parametrize("image", ["data:image/png;base64,AAAA", "data:image/jpeg;base64,aGVsbG8gd29ybGQ="])
+def test_a_data_uri_that_is_no_image_is_refused_whatever_it_declares(api, sandbox, tenant, route, image):
+    field = "input_reference" if route == "openai" else "image"
+    body = ROUTES[route][1]("a cat") | {field: image}
+    refused(post_json(api, route, body), route, 400, field, "PNG, JPEG")
+    assert not VideoTask.objects.exists()

@@ -71,7 +71,7 @@ def test_a_boolean_audio_asks_for_generated_audio(api, sandbox):
     ("body", "param"),
     [
         ({"reference_videos": [CLIP]}, "reference_videos"),
-        ({"audio_url": SONG}, "audio"),
+        ({"audio_url": SONG}, "audio_url"),  # named as the client sent it
         ({"first_clip": CLIP}, "first_clip"),
         ({"generate_audio": True}, "generate_audio"),
         ({"reference_images": [{"url": PICTURE, "tag": "style"}]}, "reference_images[0].tag"),
@@ -102,7 +102,7 @@ def test_limits_and_exclusions_are_refused_naming_the_field(api, sandbox, tenant
     [
         ({"reference_videos": ["ftp://example.com/a.mp4"]}, "reference_videos[0]"),
         ({"first_clip": "not a url"}, "first_clip"),
-        ({"audio_url": {"url": 42}}, "audio[0]"),
+        ({"audio_url": {"url": 42}}, "audio_url[0]"),
         ({"generate_audio": "maybe"}, "generate_audio"),
         ({"reference_videos": [{"url": CLIP, "tag": ""}]}, "reference_videos[0]"),
         ({"first_clip": [CLIP, CLIP]}, "first_clip"),

@@ -153,8 +153,10 @@ def test_content_range_and_head(api, sandbox):
     assert b"".join(suffix.streaming_content) == whole[-5:]
     head = api.head(f"/v1/videos/{video_id}/content")
     assert head.status_code == 200 and head["Content-Length"] == str(len(whole)) and head.content == b""
-    bad = api.get(f"/v1/videos/{video_id}/content", HTTP_RANGE=f"bytes={len(whole) + 5}-")
-    assert bad.status_code == 416
+    for outside in (f"bytes={len(whole) + 5}-", "bytes=5-2"):
+        bad = api.get(f"/v1/videos/{video_id}/content", HTTP_RANGE=outside)
+        assert bad.status_code == 416 and bad["Content-Range"] == f"bytes */{len(whole)}"
+        assert bad.json()["error"]["code"] == "range_not_satisfiable"
 
 
 def test_content_before_completion_is_404_in_openai_shape(api, sandbox):

@@ -121,7 +121,7 @@ def _same_as_stored(task):
 def _canonical(body):
     from videos.api.openai import create_request
 
-    return create_request(body, {})
+    return create_request(body, {})[0]
 
 
 # --- Money without reading balances back -----------------------------------------------------------

@@ -135,3 +135,12 @@ def test_a_top_level_mode_must_agree_with_metadata(api, kling, tenant):
     response = post_openai(api, model="kling-v1", prompt="a cat", mode="pro", metadata={"mode": "std"})
     assert error_of(response) == ("conflicting_parameters", "metadata.mode")
     nothing_moved(tenant)
+
+
+def test_a_remix_takes_only_a_prompt(api, source, tenant):
+    before = VideoTask.objects.count()
+    for field, value in (("seconds", "8"), ("model", "sandbox-fail"), ("bogus", 1)):
+        response = api.post(f"/v1/videos/{source.public_id}/remix", {"prompt": "x", field: value}, format="json")
+        assert error_of(response) == ("unknown_parameter", field)
+        assert "only 'prompt'" in response.json()["error"]["message"]
+    assert VideoTask.objects.count() == before

@@ -103,7 +103,7 @@ def test_failed_task_reports_error(api, sandbox):
         ({"prompt": "x"}, "model", "missing_model"),
         ({"model": "sandbox-video"}, "prompt", "missing_prompt"),
         ({"model": "sandbox-video", "prompt": "x", "n": 2}, "n", "invalid_n"),
-        ({"model": "sandbox-video", "prompt": "x", "duration": "five"}, "seconds", "invalid_seconds"),
+        ({"model": "sandbox-video", "prompt": "x", "duration": "five"}, "duration", "invalid_seconds"),
         ({"model": "sandbox-video", "prompt": "x", "width": 1280}, "height", "invalid_request"),
         ({"model": "sandbox-video", "prompt": "x", "metadata": [1]}, "metadata", "invalid_metadata"),
         (

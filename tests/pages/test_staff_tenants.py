@@ -74,7 +74,7 @@ def test_debit_that_would_overdraw_is_refused(staff_client, tenant):
         "/staff/tenants/acme/money", {"direction": "debit", "amount": "10.01", "note": "too much"}
     )
     assert response.status_code == 200
-    assert "The balance is $10; a debit of $10.01 would overdraw it." in response.content.decode()
+    assert "The balance is $10.00; a debit of $10.01 would overdraw it." in response.content.decode()
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD and tenant.ledger.count() == before
     assert not AuditEntry.objects.exists()

@@ -176,7 +176,7 @@ def test_another_tenants_video_is_not_found(api, other_api, kling, sim, tenant, 
         ({"seconds": "10"}, "seconds"),
         ({"size": "1920x1080"}, "size"),  # the mode follows the source's (std)
         ({"metadata": {"mode": "pro"}}, "metadata.mode"),
-        ({"input_reference": FIRST}, "image"),
+        ({"input_reference": FIRST}, "input_reference"),  # named as sent
         ({"metadata": {"watermark_info": {"enabled": True}}}, "metadata.watermark_info"),
         ({"metadata": {"camera_control": {"type": "simple"}}}, "metadata.camera_control"),
         ({"metadata": {"cfg_scale": 2}}, "metadata.cfg_scale"),
@@ -388,7 +388,7 @@ def test_omni_edits_a_video_by_url_and_by_own_id(api, kling, sim, tenant):
     [
         ({"model": "kling-v1"}, "video"),  # only omni models edit
         ({"seconds": "5"}, "seconds"),  # the output is as long as the video
-        ({"input_reference": FIRST}, "image"),
+        ({"input_reference": FIRST}, "input_reference"),  # named as sent
         ({"reference_videos": [CLIP]}, "reference_videos"),
         ({"generate_audio": True}, "generate_audio"),
         ({"video": {"url": CLIP, "tag": "feature"}}, "video.tag"),

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import pytest
 
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, as_sent, drive, ledger_sum
 from tests.simulators.dashscope import DashScopeSimulator
 from tests.simulators.gemini import GeminiSimulator
 from tests.simulators.vertex import VertexSimulator
@@ -273,5 +273,5 @@ def test_what_a_model_cannot_do_with_an_own_video_is_refused(api, tenant, vendor
     for create, fields in ((openai, body), (unified, unified_body)):
         response, _ = create(api, **fields)
         assert response.status_code == 400, response.content
-        assert response.json().get("error", response.json())["param"] == param
+        assert response.json().get("error", response.json())["param"] == as_sent(param, fields)
     assert_nothing_moved(tenant, balance, tasks, sim, calls)

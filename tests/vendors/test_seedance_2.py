@@ -8,7 +8,7 @@ from channels.adaptors.base import CallContext, Plan, TaskRef, VendorRejected
 from channels.adaptors.seedance import AUTO_SECONDS, adaptor
 from channels.canonical import CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, as_sent, drive, ledger_sum
 from tests.simulators.seedance import SeedanceSimulator
 from videos import services
 from videos.models import VideoTask
@@ -330,7 +330,7 @@ def test_refusals_through_the_api_move_no_money(api, tenant, channel, sim, route
     response = api.post(route, body, format="json")
     assert response.status_code == 400, response.content
     error = response.json()
-    assert error.get("error", error)["param"] == param
+    assert error.get("error", error)["param"] == as_sent(param, body)
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
     assert not VideoTask.objects.exists() and sim.calls("POST") == []

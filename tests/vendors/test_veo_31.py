@@ -24,7 +24,7 @@ from channels.adaptors.gemini import adaptor as gemini
 from channels.adaptors.vertex import adaptor as vertex
 from channels.canonical import CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, as_sent, drive, ledger_sum
 from tests.simulators.gemini import GeminiSimulator, tiny_png
 from tests.simulators.vertex import VertexSimulator
 from videos.models import VideoTask
@@ -432,7 +432,7 @@ def test_veo_31_refusals_move_no_money(api, tenant, channel, gsim, vsim, route, 
     response = api.post(route, fields, format="json")
     assert response.status_code == 400, response.content
     error = response.json()
-    assert error.get("error", error)["param"] == param
+    assert error.get("error", error)["param"] == as_sent(param, fields)
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
     assert not VideoTask.objects.exists() and gsim.calls("POST") == [] and vsim.calls("POST") == []

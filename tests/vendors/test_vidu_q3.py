@@ -8,7 +8,7 @@ from channels.adaptors.base import CallContext
 from channels.adaptors.vidu import adaptor
 from channels.canonical import CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, as_sent, drive, ledger_sum
 from tests.simulators.vidu import ViduSimulator
 from videos.models import VideoTask
 
@@ -334,6 +334,6 @@ def test_refused_requests_move_no_money(api, q3, sim, tenant, route, body, param
     response = api.post(route, body, format="json")
     assert response.status_code == 400, response.content
     error = response.json().get("error", response.json())
-    assert error["param"] == param
+    assert error["param"] == as_sent(param, body)
     assert not VideoTask.objects.exists() and not sim.calls("POST")
     assert settle(tenant) == 10 * USD and tenant.ledger.count() == rows

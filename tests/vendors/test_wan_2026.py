@@ -11,7 +11,7 @@ from channels.adaptors.base import CallContext, TaskRef, check_inputs
 from channels.adaptors.dashscope import KNOWN_BASE_URLS, adaptor, api_root
 from channels.canonical import CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, as_sent, drive, ledger_sum
 from tests.simulators.dashscope import DashScopeSimulator
 from videos.models import VideoTask
 
@@ -331,7 +331,7 @@ REFUSED = [
 def test_refused_before_any_money_moves(api, wan, sim, tenant, fields, param):
     response = api.post("/v1/video/generations", {"prompt": "p", **fields}, format="json")
     assert response.status_code == 400, response.content
-    assert response.json()["param"] == param, response.json()
+    assert response.json()["param"] == as_sent(param, fields), response.json()
     assert not VideoTask.objects.exists() and not sim.calls("POST")
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD and tenant.ledger.count() == 1
@@ -340,7 +340,7 @@ def test_refused_before_any_money_moves(api, wan, sim, tenant, fields, param):
 def test_openai_route_refuses_too(api, wan, sim, tenant):
     body = {"model": "wan2.7-i2v", "prompt": "p", "input_reference": PNG_URI}
     response = api.post("/v1/videos", body, format="json")
-    assert response.status_code == 400 and response.json()["error"]["param"] == "image"
+    assert response.status_code == 400 and response.json()["error"]["param"] == "input_reference"
     assert "URL" in response.json()["error"]["message"]
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD and tenant.ledger.count() == 1

@@ -24,7 +24,7 @@ from channels.adaptors.registry import get
 from channels.adaptors.xai import adaptor
 from channels.canonical import CanonicalRequest, ImageInput, MediaInput, RequestInvalid
 from channels.models import Channel, Price
-from tests.helpers import USD, drive, ledger_sum
+from tests.helpers import USD, as_sent, drive, ledger_sum
 from tests.simulators.base import Response
 from tests.simulators.xai import XAISimulator
 from videos.models import VideoTask
@@ -616,7 +616,7 @@ def test_capability_refusals_before_any_money_moves(api, tenant, grok, model, fi
         response = create(api, model=model, **body)
         assert response.status_code == 400, response.content
         answer = response.json()
-        assert answer.get("error", answer)["param"] == param, answer
+        assert answer.get("error", answer)["param"] == as_sent(param, body), answer
     tenant.refresh_from_db()
     assert tenant.balance == 10 * USD and ledger_sum(tenant) == tenant.balance
     assert not VideoTask.objects.exists() and grok.simulator.calls("POST") == []

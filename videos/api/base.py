@@ -31,6 +31,7 @@ from ..errors import (
     not_found,
 )
 from ..models import VideoTask, without_surrogates
+from .parsing import check_value
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,12 @@ def as_gateway_error(exc):
     if isinstance(exc, RequestDataTooBig):
         return body_too_large()
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return GatewayError(400, "too_many_fields", f"The request body has too many form fields or files: {exc}")
+        return GatewayError(
+            400,
+            "too_many_fields",
+            f"The request body has too many form fields or files (the limits are "
+            f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields and {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files).",
+        )
     if isinstance(exc, RecursionError):  # JSON nested too deeply for the parser
         return GatewayError(400, "invalid_body", "The request body could not be parsed: it is nested too deeply.")
     if isinstance(exc, exceptions.NotAuthenticated):
@@ -140,6 +146,9 @@ class DialectView(APIView):
             length = 0
         if length > settings.GATEWAY_MAX_BODY_BYTES:
             raise body_too_large()
+        # Ids in the path and query parameters reach database lookups: no NUL or lone surrogate.
+        for name, value in (*kwargs.items(), *request.query_params.lists()):
+            check_value(value, name)
         super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
@@ -199,9 +208,13 @@ class DialectView(APIView):
         return key
 
     def body(self):
+        """The request's JSON object or form, every string in it checked (parsing.check_value)."""
         data = self.request.data
         if not hasattr(data, "get"):
             raise GatewayError(400, "invalid_body", "The request body must be a JSON object or a form.")
+        for name, value in data.lists() if hasattr(data, "lists") else data.items():
+            check_value(name, str(name))
+            check_value(value, str(name))
         return data
 
 

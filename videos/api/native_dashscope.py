@@ -171,8 +171,10 @@ class Synthesis(DashScopeView):
         data = self.body()
         model = as_text(data.get("model"), "model", required=True)
         inputs, parameters = data.get("input"), data.get("parameters") or {}
-        if not isinstance(inputs, dict):
+        if inputs is None:
             raise GatewayError(400, "missing_input", 'Required parameter "input" missing from request.', param="input")
+        if not isinstance(inputs, dict):
+            raise GatewayError(400, "invalid_input", '"input" must be an object.', param="input")
         if not isinstance(parameters, dict):
             raise GatewayError(400, "invalid_parameters", '"parameters" must be an object.', param="parameters")
         unknown = sorted(set(inputs) - set(KNOWN_INPUTS))

@@ -27,7 +27,7 @@ from .. import services, signing
 from ..errors import GatewayError
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, build_request
+from .parsing import as_int, as_metadata, as_text, build_request, check_n
 
 TEXT2VIDEO = "text2video"
 IMAGE2VIDEO = "image2video"
@@ -168,7 +168,7 @@ class Videos(KlingView):
                 "callback_url is not supported: query the task instead.",
                 param="callback_url",
             )
-        as_int(data.get("n"), "n", 1, 1)  # one video per task; n>1 is refused, not ignored
+        check_n(data.get("n"))
         fields, extra = FIELDS[self.action](data)
         canonical = build_request(
             self._model(data),

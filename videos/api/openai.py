@@ -10,7 +10,7 @@ from .. import cancel, content, services, signing
 from ..errors import INVALID, NOT_FOUND, GatewayError, not_found
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, body_fields, build_request
+from .parsing import as_int, as_metadata, as_text, body_fields, build_request, check_n, in_client_terms
 
 
 def _timestamp(value):
@@ -96,10 +96,11 @@ def default_model():
 
 
 def create_request(data, files):
-    """The canonical request of a create body (``POST /v1/videos`` and its quote)."""
+    """The canonical request of a create body (``POST /v1/videos`` and its quote), and the client's
+    names of its fields (parsing.in_client_terms)."""
     model = as_text(data.get("model"), "model") or default_model()
     prompt = as_text(data.get("prompt"), "prompt", required=True)
-    as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
+    check_n(data.get("n"))
     for name in files:
         if name != "input_reference":
             raise GatewayError(
@@ -108,7 +109,7 @@ def create_request(data, files):
                 f"Unrecognized file field: {name}. The one file a create takes is input_reference (the first frame).",
                 param=name,
             )
-    fields, metadata = body_fields(data, as_metadata(data.get("metadata")), own=REFERENCE_FIELDS)
+    fields, metadata, names = body_fields(data, as_metadata(data.get("metadata")), own=REFERENCE_FIELDS)
     reference = _reference(data, files)
     if reference is not None:
         if fields.get("image") not in (None, ""):
@@ -119,7 +120,9 @@ def create_request(data, files):
                 param="image",
             )
         fields["image"] = reference
-    return build_request(model, prompt, fields, metadata)
+        names = {**names, "image": "input_reference"}
+    with in_client_terms(names):
+        return build_request(model, prompt, fields, metadata, names=names), names
 
 
 class OpenAIView(DialectView):
@@ -141,10 +144,11 @@ class OpenAIView(DialectView):
 
 class VideoCollection(OpenAIView):
     def post(self, request):
-        canonical = create_request(self.body(), request.FILES)
-        task = services.create_task(
-            api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
-        )
+        canonical, names = create_request(self.body(), request.FILES)
+        with in_client_terms(names):
+            task = services.create_task(
+                api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+            )
         return self.video_response(task)
 
     def get(self, request):
@@ -236,7 +240,17 @@ class VideoRemix(OpenAIView):
         source = self.get_task(video_id, "channel")  # a remix goes to the channel that made the source
         if source.status != VideoTask.Status.COMPLETED:
             raise GatewayError(400, "video_not_ready", "Only a completed video can be remixed.", param="video_id")
-        prompt = as_text(self.body().get("prompt"), "prompt", required=True)
+        data = self.body()
+        for name in data:
+            if name != "prompt":
+                raise GatewayError(
+                    400,
+                    "unknown_parameter",
+                    f"Unrecognized request argument supplied: {name[:100]}. A remix takes only 'prompt': it keeps "
+                    "the source video's model, length and size.",
+                    param=name[:100],
+                )
+        prompt = as_text(data.get("prompt"), "prompt", required=True)
         canonical = build_request(source.model, prompt, {"seconds": source.seconds, "size": source.size or None})
         task = services.create_task(api_key=self.api_key, request=canonical, route=self.route, remix_of=source)
         return self.video_response(task)
@@ -288,13 +302,14 @@ def own_video_request(view, data, files, field):
     model = model or default_model()
     prompt = as_text(data.get("prompt"), "prompt", required=True)
     rest = {key: data.get(key) for key in data if key not in VIDEO_FIELDS}
-    fields, metadata = body_fields(rest, as_metadata(data.get("metadata")))
+    fields, metadata, names = body_fields(rest, as_metadata(data.get("metadata")))
     if fields.get(field) not in (None, ""):
         raise GatewayError(
             400, "conflicting_parameters", f"'video' is the video to work on here: leave '{field}' out.", param=field
         )
     fields[field] = reference
-    return build_request(model, prompt, fields, metadata)
+    with in_client_terms(names):
+        return build_request(model, prompt, fields, metadata, names=names), names
 
 
 class VideoEdits(OpenAIView):
@@ -304,10 +319,11 @@ class VideoEdits(OpenAIView):
     field = "video"
 
     def post(self, request):
-        canonical = own_video_request(self, self.body(), request.FILES, self.field)
-        task = services.create_task(
-            api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
-        )
+        canonical, names = own_video_request(self, self.body(), request.FILES, self.field)
+        with in_client_terms(names):
+            task = services.create_task(
+                api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+            )
         return self.video_response(task)
 
 

@@ -10,6 +10,7 @@ lists, DashScope's ``img_url``...) is lifted here too.
 
 import json
 import re
+from contextlib import contextmanager
 
 from django.conf import settings
 
@@ -25,6 +26,8 @@ from channels.canonical import (
     normalize_resolution,
     parse_size,
 )
+
+from ..errors import GatewayError
 
 # metadata key -> canonical field
 LIFTED = {
@@ -70,7 +73,7 @@ MAX_REFERENCE_IMAGES = 16
 
 
 def check_value(value, param):
-    """Refuse, naming the field, any string holding a lone surrogate, and values nested too deeply."""
+    """Refuse, naming the field, any string holding a lone surrogate or a NUL, and values nested too deeply."""
     stack = [(value, param, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -83,6 +86,8 @@ def check_value(value, param):
                     where,
                     "invalid_unicode",
                 )
+            if "\x00" in item:  # no database stores it in text (PostgreSQL refuses it outright)
+                raise RequestInvalid(f"'{where}' contains a NUL character (\\u0000)", where, "invalid_unicode")
         elif isinstance(item, dict):
             for key, child in item.items():
                 stack.append((key, where, depth + 1))
@@ -110,6 +115,12 @@ def as_int(value, param, minimum=None, maximum=None):
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise RequestInvalid(f"'{param}' must be between {minimum} and {maximum}", param, f"invalid_{param}")
     return number
+
+
+def check_n(value):
+    """``n``, the number of videos: one per task. Any other count is refused, not silently ignored."""
+    if value not in (None, "", 1, "1") and not (isinstance(value, float) and value == 1):
+        raise RequestInvalid(f"'n' must be 1 (one video per request), got {value!r}", "n", "invalid_n")
 
 
 def as_text(value, param, required=False):
@@ -148,10 +159,12 @@ def as_metadata(value, param="metadata"):
     return value
 
 
-def _merge(fields, metadata, where="metadata.", lifted=LIFTED):
-    """Top-level fields win; metadata fills gaps; a conflicting duplicate is refused."""
+def _merge(fields, metadata, where="metadata.", lifted=LIFTED, names=None):
+    """Top-level fields win; metadata fills gaps; a conflicting duplicate is refused, naming both.
+    ``names``: the client's own names of ``fields`` (body_fields)."""
     merged = dict(fields)
     extra = {}
+    given_as = dict(names or {})  # canonical field -> the name the client gave it as, where that differs
     for key, value in metadata.items():
         target = lifted.get(key)
         if target is None:
@@ -162,9 +175,11 @@ def _merge(fields, metadata, where="metadata.", lifted=LIFTED):
         current = merged.get(target)
         if current is None or current == "":
             merged[target] = value
+            given_as[target] = f"{where}{key}"
         elif str(current) != str(value):
+            other = given_as.get(target, f"the request's {target}")
             raise RequestInvalid(
-                f"{where}{key} ({value!r}) conflicts with the request's {target} ({current!r})",
+                f"{where}{key} ({value!r}) conflicts with {other} ({current!r})",
                 f"{where}{key}",
                 "conflicting_parameters",
             )
@@ -327,6 +342,8 @@ def body_fields(data, metadata, own=(), aliases=None):
     if isinstance(generic.get("images"), str):
         raise RequestInvalid("'images' must be a list of images", "images")
     fields, _ = _merge(fields, generic, where="", lifted={**LIFTED, **aliases})
+    names = {target: key for key, target in {**LIFTED, **aliases}.items() if key in data and key != target}
+    names = {target: key for target, key in names.items() if target not in data}  # the canonical name wins
     mode = data.get("mode")
     if mode not in (None, ""):
         if metadata.get("mode") not in (None, "", mode):
@@ -336,10 +353,26 @@ def body_fields(data, metadata, own=(), aliases=None):
                 "conflicting_parameters",
             )
         metadata = {**metadata, "mode": mode}
-    return fields, metadata
+    return fields, metadata, names
 
 
-def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None):
+@contextmanager
+def in_client_terms(names):
+    """Errors about a canonical field the client gave under another name (``duration`` for seconds,
+    ``images`` for reference_images...) name the client's field: a RequestInvalid or GatewayError
+    raised inside has its ``param`` and the quoted name in its message rewritten."""
+    try:
+        yield
+    except (RequestInvalid, GatewayError) as exc:
+        param = exc.param or ""
+        canonical = re.split(r"[.\[]", param, maxsplit=1)[0]
+        if canonical in names:
+            exc.param = names[canonical] + param[len(canonical) :]
+            exc.message = exc.message.replace(f"'{canonical}", f"'{names[canonical]}")
+        raise
+
+
+def build_request(model, prompt, fields, metadata=None, *, extra=None, native_action=None, names=None):
     """``fields`` uses canonical names: seconds, size, width, height, resolution, aspect_ratio,
     negative_prompt, seed, fps, image, last_frame, reference_images, reference_videos, audio,
     first_clip, video, generate_audio. ``first_clip`` and ``video`` may name one of the client's own
@@ -355,7 +388,7 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
     frame_lists = _frame_lists(metadata)
     if metadata.get("subject_reference"):
         metadata["subject_reference"] = _subject_images(metadata["subject_reference"])
-    merged, lifted_extra = _merge({k: v for k, v in fields.items() if v is not None}, metadata)
+    merged, lifted_extra = _merge({k: v for k, v in fields.items() if v is not None}, metadata, names=names)
     width = as_int(merged.get("width"), "width", 16, 8192)
     height = as_int(merged.get("height"), "height", 16, 8192)
     resolution = merged.get("resolution")
@@ -375,7 +408,7 @@ def build_request(model, prompt, fields, metadata=None, *, extra=None, native_ac
         raise RequestInvalid(f"'reference_images' may list at most {MAX_REFERENCE_IMAGES} images", "reference_images")
     first_clip = _one_clip(merged.get("first_clip"), "first_clip")
     video = _one_clip(merged.get("video"), "video")
-    seed = as_int(merged.get("seed"), "seed", -1, 2**32)
+    seed = as_int(merged.get("seed"), "seed", -1, 2**32 - 1)
     image, last_frame = _with_frame_lists(
         _image(merged.get("image"), "image"), _image(merged.get("last_frame"), "last_frame"), frame_lists
     )

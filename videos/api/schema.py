@@ -195,7 +195,7 @@ COMPONENTS = {
         },
         required=("prompt",),
     ),
-    "OpenAIVideoRemix": obj({"prompt": text()}, required=("prompt",)),
+    "OpenAIVideoRemix": obj({"prompt": text()}, required=("prompt",), additional=False),
     # POST /v1/videos/edits and /extensions: the SDK's videos.edit / videos.extend (multipart,
     # video[id]=...); JSON works too, and so does any field of a create (metadata included).
     **{
@@ -285,17 +285,12 @@ COMPONENTS = {
         {"id": text(), "object": {"const": "video.deleted"}, "deleted": {"type": "boolean"}},
         required=("id", "object", "deleted"),
     ),
+    "Model": obj(
+        {"id": text(), "object": {"const": "model"}, "created": integer(), "owned_by": text()},
+        required=("id", "object", "created", "owned_by"),
+    ),
     "ModelList": obj(
-        {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": obj(
-                    {"id": text(), "object": {"const": "model"}, "created": integer(), "owned_by": text()},
-                    required=("id", "object", "created", "owned_by"),
-                ),
-            },
-        },
+        {"object": {"const": "list"}, "data": {"type": "array", "items": ref("Model")}},
         required=("object", "data"),
     ),
     # --- unified /v1/video/generations (new-api)
@@ -698,7 +693,7 @@ extend_schema_view(
         responses={
             (200, "video/mp4"): OpenApiResponse(response=BINARY, description="The MP4"),
             (206, "video/mp4"): OpenApiResponse(response=BINARY, description="A byte range"),
-            416: OpenApiResponse(description="Range not satisfiable"),
+            416: OpenApiResponse(ref("OpenAIError"), description="Range not satisfiable (Content-Range: bytes */size)"),
             **{
                 status: OpenApiResponse(response=ref("OpenAIError"), description=DESCRIPTIONS[status])
                 for status in ERROR_STATUSES
@@ -722,6 +717,9 @@ if hasattr(catalog, "VideoQuote"):
 extend_schema_view(
     get=operation("Models this key may use", OPENAI, {200: ref("ModelList")}, "OpenAIError"),
 )(catalog.ModelList)
+extend_schema_view(
+    get=operation("One model this key may use", OPENAI, {200: ref("Model")}, "OpenAIError"),
+)(catalog.ModelDetail)
 
 extend_schema_view(
     post=operation(

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from .. import services, signing
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, body_fields, build_request
+from .parsing import as_metadata, as_text, body_fields, build_request, check_n, in_client_terms
 
 
 def wire_status(task):
@@ -25,13 +25,16 @@ class Generations(UnifiedView):
         data = self.body()
         model = as_text(data.get("model"), "model", required=True)
         prompt = as_text(data.get("prompt"), "prompt", required=True)
-        as_int(data.get("n"), "n", 1, 1)  # one video per task: n > 1 is refused, not silently ignored
+        check_n(data.get("n"))
         # new-api's input_reference (a URL here) is the first frame, as in /v1/videos.
-        fields, metadata = body_fields(data, as_metadata(data.get("metadata")), aliases={"input_reference": "image"})
-        canonical = build_request(model, prompt, fields, metadata)
-        task = services.create_task(
-            api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+        fields, metadata, names = body_fields(
+            data, as_metadata(data.get("metadata")), aliases={"input_reference": "image"}
         )
+        with in_client_terms(names):
+            canonical = build_request(model, prompt, fields, metadata, names=names)
+            task = services.create_task(
+                api_key=self.api_key, request=canonical, route=self.route, idempotency_key=self.idempotency_key
+            )
         return Response(
             {
                 "id": task.public_id,

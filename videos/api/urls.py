@@ -19,6 +19,7 @@ urlpatterns = [
     path("v1/video/generations", unified.Generations.as_view()),
     path("v1/video/generations/<str:task_id>", unified.Generation.as_view()),
     path("v1/models", catalog.ModelList.as_view()),
+    path("v1/models/<str:model>", catalog.ModelDetail.as_view()),
     path("callbacks/<str:task_id>/<str:token>", callbacks.vendor_callback, name="vendor-callback"),
     *(
         path(f"kling/v1/videos/{family}", native_kling.Videos.as_view(action=family))
