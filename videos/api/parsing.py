@@ -325,9 +325,10 @@ BODY_FIELDS = frozenset(
 
 def body_fields(data, metadata, own=(), aliases=None):
     """The canonical fields of a unified or OpenAI create body's top level (BODY_FIELDS, the dialect's
-    ``aliases`` of canonical fields, and its ``own`` names, which it reads itself), and its metadata
-    with a top-level ``mode`` (a vendor field) added. Refuses a field it does not know, and two names
-    of one field that disagree."""
+    ``aliases`` of canonical fields, and its ``own`` names, which it reads itself), its metadata with
+    a top-level ``mode`` (a vendor field) added, and {canonical field: the client's name for it} where
+    the client used another name (for in_client_terms). Refuses a field it does not know, and two
+    names of one field that disagree."""
     aliases = {**TOP_LEVEL_ALIASES, **(aliases or {})}
     for key in data:
         if key not in BODY_FIELDS and key not in own and key not in aliases:
