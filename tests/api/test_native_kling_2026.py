@@ -290,3 +290,9 @@ def test_new_routes_need_a_key_and_hide_other_tenants_tasks(api, other_api, klin
         assert other_api.get(f"/kling/v1/videos/{family}").json()["data"] == []
     response = other_api.get(f"/kling/v1/videos/multi-image2video/{task.public_id}")
     assert (response.status_code, response.json()["code"]) == (404, 1203)
+
+
+def test_refusals_name_klings_own_fields(api, kling, tenant):
+    """The canonical request says seconds; a Kling client sent duration, and reads that back."""
+    message = create(api, "text2video", {"model_name": "kling-v1", "prompt": "a cat", "duration": "7"}).json()
+    assert "'duration'" in message["message"] and "'seconds'" not in message["message"], message

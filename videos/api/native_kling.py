@@ -27,7 +27,7 @@ from .. import services, signing
 from ..errors import GatewayError
 from ..models import VideoTask
 from .base import DialectView
-from .parsing import as_int, as_metadata, as_text, build_request, check_n
+from .parsing import as_int, as_metadata, as_text, build_request, check_n, in_client_terms
 
 TEXT2VIDEO = "text2video"
 IMAGE2VIDEO = "image2video"
@@ -153,6 +153,10 @@ class KlingView(DialectView):
         return Response({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
 
 
+# Kling's names of the canonical fields its bodies carry under another name.
+KLING_NAMES = {"seconds": "duration", "last_frame": "image_tail", "first_clip": "video_id"}
+
+
 class Videos(KlingView):
     """``POST`` creates a task of this family; ``GET`` lists them (``pageNum``, ``pageSize``).
     ``action`` (the family) is set per URL."""
@@ -170,21 +174,22 @@ class Videos(KlingView):
             )
         check_n(data.get("n"))
         fields, extra = FIELDS[self.action](data)
-        canonical = build_request(
-            self._model(data),
-            as_text(data.get("prompt"), "prompt"),
-            {"negative_prompt": data.get("negative_prompt"), **fields},
-            as_metadata(data.get("metadata")),
-            extra={**{key: value for key, value in data.items() if key not in CANONICAL[self.action]}, **extra},
-            native_action=self.action,
-        )
-        task = services.create_task(
-            api_key=self.api_key,
-            request=canonical,
-            route=self.route,
-            vendor="kling",
-            idempotency_key=self.idempotency_key,
-        )
+        with in_client_terms(KLING_NAMES):  # a refusal says "duration", "video_id", as the client sent them
+            canonical = build_request(
+                self._model(data),
+                as_text(data.get("prompt"), "prompt"),
+                {"negative_prompt": data.get("negative_prompt"), **fields},
+                as_metadata(data.get("metadata")),
+                extra={**{key: value for key, value in data.items() if key not in CANONICAL[self.action]}, **extra},
+                native_action=self.action,
+            )
+            task = services.create_task(
+                api_key=self.api_key,
+                request=canonical,
+                route=self.route,
+                vendor="kling",
+                idempotency_key=self.idempotency_key,
+            )
         return self.envelope(task_data(request, task))
 
     def get(self, request):
