@@ -39,7 +39,15 @@ from django.utils.translation import gettext_lazy
 
 from .. import http
 from ..canonical import RequestInvalid
-from .base import COMPLETED, ContentSource, Submission, VendorAuthFailed, VendorError, VendorUnavailable
+from .base import (
+    COMPLETED,
+    ContentSource,
+    Submission,
+    VendorAuthFailed,
+    VendorError,
+    VendorTimeout,
+    VendorUnavailable,
+)
 from .gemini import MODELS, GeminiVeo
 
 BASE_RE = re.compile(r"^https?://[^/]+/v1/projects/[^/]+/locations/[^/]+$")
@@ -52,6 +60,7 @@ TOKEN_URI = "https://oauth2.googleapis.com/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_SECONDS = 3600  # Google takes an assertion valid for at most an hour
 RENEW_BEFORE = 300  # seconds: a token this close to its expiry is renewed first
+TOKEN_TIMEOUT = 20  # seconds to wait for Google's token endpoint
 # Google's answers that mean the key itself is refused (deleted, disabled, wrong signature, unknown account).
 REFUSED_GRANTS = {"invalid_grant", "invalid_client", "unauthorized_client", "access_denied"}
 
@@ -138,9 +147,11 @@ def access_token(credentials):
 
 def _fetch_token(account):
     now = int(time.time())
-    response = http.request(
-        "POST", account.token_uri, data={"grant_type": JWT_GRANT, "assertion": account.assertion(now)}
-    )
+    form = {"grant_type": JWT_GRANT, "assertion": account.assertion(now)}
+    try:
+        response = http.request("POST", account.token_uri, data=form, read_timeout=TOKEN_TIMEOUT)
+    except VendorTimeout as exc:  # no Vertex call was made yet: nothing to look for, simply unavailable
+        raise VendorUnavailable(f"Google's token endpoint did not answer: {exc}") from None
     try:
         data = response.json()
     except ValueError:

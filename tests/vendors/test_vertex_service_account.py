@@ -222,3 +222,12 @@ def test_the_channel_form_takes_a_pasted_key_file_and_never_shows_it(vsim):
     edit = page.get(f"/staff/channels/{channel.pk}/").content.decode()
     assert "Service-account key (JSON) or access token" in edit
     assert "PRIVATE KEY" not in edit and "veo@proj-1" not in edit
+
+
+def test_a_token_endpoint_that_does_not_answer_is_unavailable_not_a_lost_submit(vsim, monkeypatch):
+    """A timeout at the token step is not "the create may have reached Vertex": nothing was sent there."""
+    monkeypatch.setattr(vertex_module, "TOKEN_TIMEOUT", 0.3)
+    vsim.hang_next(2, path_contains="/token")
+    with pytest.raises(VendorUnavailable, match="did not answer"):
+        submit(ctx(vsim))
+    assert vsim.calls("POST", ":predictLongRunning") == []
