@@ -162,6 +162,29 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def fresh_install_env(tmp_path, **variables):
+    """The environment of a fresh install: its own var/ directory (SQLite, media) and none of this test
+    run's database or gateway settings; ``variables`` on top."""
+    prefixes = ("DATABASE_URL", "SQLITE_", "GATEWAY_", "DJANGO_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(GATEWAY_VAR_DIR=str(tmp_path / "var"), **variables)
+    return env
+
+
+def start_serve(env, port, stdout=subprocess.PIPE):
+    """``manage.py serve --demo`` (what ``./bin/start --demo`` runs) on ``port`` with one web worker, in
+    its own process group; its output to ``stdout`` (a pipe, as text, by default)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--demo", "--port", str(port), "--web-workers", "1"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def start_gunicorn(env, *options):
     """A real gunicorn serving the gateway with ``env`` (its own database), on a free port, in its own
     process group; returns (process, url) once it answers. Stop it with ``os.killpg(process.pid, ...)``."""

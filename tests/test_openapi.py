@@ -16,27 +16,18 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import URLPattern, URLResolver
 
+from tests.helpers import free_port, fresh_install_env, start_serve
 from videos.api import urls as api_urls
-
-from .test_serve import free_port
 
 
 @pytest.fixture
 def live_gateway(tmp_path):
     """``manage.py serve --demo`` on SQLite in a temp dir (as tests/test_serve.py), its output to a file:
     a pipe nobody reads would fill with access-log lines and stall the server mid-run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "GATEWAY_", "DJANGO_"))}
-    env.update(GATEWAY_VAR_DIR=str(tmp_path / "var"))
+    env = fresh_install_env(tmp_path)
     port, log = free_port(), tmp_path / "serve.log"
     with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port), "--demo", "--web-workers", "1"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = start_serve(env, port, stdout=output)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

@@ -4,7 +4,6 @@ the real web server and the real django-q2 worker."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,28 +15,14 @@ from django.core.management import CommandError, call_command
 from openai import OpenAI
 
 from channels.adaptors.samples import sample_video_bytes
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers import free_port, fresh_install_env, start_serve
 
 
 @pytest.fixture
 def gateway(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "GATEWAY_", "DJANGO_"))}
-    env.update(GATEWAY_VAR_DIR=str(tmp_path / "var"), GATEWAY_TICK_SECONDS="20")
+    env = fresh_install_env(tmp_path, GATEWAY_TICK_SECONDS="20")
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--demo", "--web-workers", "1"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_serve(env, port)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -15,26 +15,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.helpers import free_port
-
-
-def serve_env(tmp_path):
-    """A fresh install: its own var/ directory (SQLite, media), none of this test run's database settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_", "GATEWAY_", "DJANGO_"))}
-    env["GATEWAY_VAR_DIR"] = str(tmp_path / "var")
-    return env
-
-
-def start(env, port):
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--demo", "--port", str(port), "--web-workers", "1"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+from tests.helpers import free_port, fresh_install_env, start_serve
 
 
 def read_until_started(process):
@@ -77,9 +58,9 @@ def sign_in(url, username, password):
 
 
 def test_demo_creates_the_users_once_and_prints_where_to_sign_in(tmp_path):
-    env, port = serve_env(tmp_path), free_port()
+    env, port = fresh_install_env(tmp_path), free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start(env, port)
+    process = start_serve(env, port)
     try:
         lines = read_until_started(process)
         wait_for(url)
@@ -96,7 +77,7 @@ def test_demo_creates_the_users_once_and_prints_where_to_sign_in(tmp_path):
         stop(process)
 
     # A second start: the users exist, so no password is printed (nor changed).
-    process = start(env, port)
+    process = start_serve(env, port)
     try:
         lines = read_until_started(process)
         wait_for(url)
@@ -115,7 +96,7 @@ def test_a_port_in_use_is_one_line_naming_port_before_anything_starts(tmp_path):
         result = subprocess.run(
             [sys.executable, "manage.py", "serve", "--demo", "--port", str(port)],
             cwd=settings.BASE_DIR,
-            env=serve_env(tmp_path),
+            env=fresh_install_env(tmp_path),
             capture_output=True,
             text=True,
             timeout=60,
@@ -169,8 +150,8 @@ def children_of(pid):
 def test_a_stop_leaves_no_web_process_behind_even_a_frozen_one(tmp_path):
     """Whatever of gunicorn does not stop in time (here its master and worker, frozen) is killed with
     its process group when serve stops: no worker is left holding the port."""
-    env, port = serve_env(tmp_path), free_port()
-    process = start(env, port)
+    env, port = fresh_install_env(tmp_path), free_port()
+    process = start_serve(env, port)
     try:
         lines = read_until_started(process)
         wait_for(f"http://127.0.0.1:{port}")
