@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from tests.browser.site_pages import build_site
 from tests.helpers import poll_horizon
 from videos import services
 
@@ -89,3 +90,16 @@ def held_poller():
     start.set()
     stop.set()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """A cheap password hasher, for the modules that sign several users in for every test: requested
+    before the users are made (pytestmark usefixtures), whose passwords it then hashes."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def site(fast_passwords, tenant, users, sandbox):
+    """Every page of tests/browser/site_pages.py, with the rows they show."""
+    return build_site(tenant, users, sandbox)

@@ -6,25 +6,16 @@ A screenshot of every page at both widths goes to test-artifacts/screenshots/.""
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.site_pages import PAGES, WIDTHS, build_site, signed_in_page
+from tests.browser.site_pages import PAGES, WIDTHS, signed_in_page
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("fast_passwords"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.urls("tests.browser.site_pages"),
 ]
 
 BLOCKING = ("serious", "critical")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # four users a test
-
-
-@pytest.fixture
-def site(tenant, users, sandbox):
-    return build_site(tenant, users, sandbox)
 
 
 def findings(page):

@@ -8,12 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 from accounts.models import Tenant
 from tests.helpers import USD, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_passwords")]
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,11 @@ top bar whose menu folds behind a Menu button."""
 
 import pytest
 
-from tests.browser.site_pages import PAGES, WIDTHS, build_site, signed_in_page
+from tests.browser.site_pages import PAGES, WIDTHS, signed_in_page
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("fast_passwords"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.urls("tests.browser.site_pages"),
 ]
@@ -23,16 +24,6 @@ OVERFLOW = """() => {
     culprits: outermost.slice(0, 5).map(el => el.outerHTML.slice(0, 120)),
   };
 }"""
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # four users a test
-
-
-@pytest.fixture
-def site(tenant, users, sandbox):
-    return build_site(tenant, users, sandbox)
 
 
 @pytest.mark.parametrize("site_page", PAGES, ids=[p.id for p in PAGES])
